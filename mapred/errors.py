@@ -1,0 +1,128 @@
+"""The exception tree, and the plumbing that carries a worker's exception home.
+
+::
+
+    MapredError                      every error the engine itself raises
+    ├── JobTimeout(TimeoutError)     the job ran past ``timeout``
+    ├── WorkerLost                   a task's process died more than ``max_retries`` times
+    ├── DecodeError(ValueError)      input bytes that the encoding cannot decode
+    └── InternalError                a bug in mapred itself
+
+User exceptions are never wrapped: they come back with their original type, the
+worker's traceback chained as ``__cause__`` (a :class:`RemoteTraceback`) and a note
+naming the phase, task and record or key.
+"""
+
+from __future__ import annotations
+
+import pickle
+import traceback
+from typing import Any
+
+import cloudpickle
+
+NOTE_REPR_LIMIT = 200  # characters of a record or key shown in an error note
+
+
+class MapredError(Exception):
+    """Base class of every error mapred raises."""
+
+
+class JobTimeout(MapredError, TimeoutError):
+    """The job did not finish within its ``timeout``; every worker was stopped."""
+
+
+class WorkerLost(MapredError):
+    """A task's worker process died on every allowed attempt.
+
+    Attributes:
+        task: the task, as ``"map task 3"`` or ``"reduce task 1"``.
+        exitcode: the last attempt's exit code; negative for a signal.
+    """
+
+    def __init__(self, message: str, task: str = "", exitcode: int | None = None) -> None:
+        super().__init__(message)
+        self.task = task
+        self.exitcode = exitcode
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.task, self.exitcode))
+
+
+class DecodeError(MapredError, ValueError):
+    """Input bytes that cannot be decoded; the message names the file and line.
+
+    Attributes:
+        path: the file (or ``"<stdin>"``).
+        line: the 1-based line number.
+    """
+
+    def __init__(self, message: str, path: str = "", line: int = 0) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.path, self.line))
+
+
+class InternalError(MapredError):
+    """A bug in mapred: please report it with the traceback."""
+
+
+class RemoteTraceback(Exception):
+    """The formatted traceback of an exception raised in a worker process."""
+
+    def __init__(self, tb: str) -> None:
+        super().__init__(tb)
+        self.tb = tb
+
+    def __str__(self) -> str:
+        return f"\n\nTraceback in the worker process:\n{self.tb}"
+
+
+class RemoteError(Exception):
+    """Stands in for a worker exception that could not be pickled."""
+
+
+def short_repr(obj: object, limit: int = NOTE_REPR_LIMIT) -> str:
+    """``repr(obj)``, cut to ``limit`` characters.
+
+    >>> short_repr("x" * 10, limit=8)
+    "'xxxx...'"
+    """
+    try:
+        text = repr(obj)
+    except Exception as exc:  # a broken __repr__ must not hide the real error
+        text = f"<unrepresentable {type(obj).__name__}: {exc!r}>"
+    if len(text) > limit:
+        keep = limit - 4
+        text = text[:keep] + "..." + text[-1:] if text[-1:] in "'\")]}" else text[:keep] + "..."
+    return text
+
+
+def pack_exception(exc: BaseException) -> bytes:
+    """Serialize ``exc`` with its traceback text, falling back to type name and message.
+
+    The worker sends these bytes home; :func:`unpack_exception` rebuilds the exception.
+    """
+    tb = "".join(traceback.format_exception(exc))
+    try:
+        payload = cloudpickle.dumps(exc)
+        pickle.loads(payload)  # an exception that pickles but will not unpickle is common
+    except Exception:
+        payload = b""
+    fallback = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    return pickle.dumps((payload, fallback, tb))
+
+
+def unpack_exception(data: bytes) -> BaseException:
+    """Rebuild an exception packed by :func:`pack_exception`, its traceback as ``__cause__``."""
+    payload, fallback, tb = pickle.loads(data)
+    exc: BaseException
+    try:
+        exc = pickle.loads(payload) if payload else RemoteError(fallback)
+    except Exception:
+        exc = RemoteError(fallback)
+    exc.__cause__ = RemoteTraceback(tb)
+    return exc
