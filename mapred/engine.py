@@ -1,0 +1,634 @@
+r"""The driver: plans tasks, runs the phases, retries, enforces the timeout, cleans up.
+
+::
+
+      data ──► plan splits / chunks ──► MapTask ──► worker ──► map-<i>-<a>.bin
+                (bounded read-ahead)                  │   (one segment per partition)
+                                                      ▼ commit (i, segments)
+                                     ReduceTask p ◄── driver forwards references
+                                         │ ingest in map order, spill past budget,
+                                         ▼ merge, reduce each key in key order
+                                     part-<p> ──► Result (sorted) or output=DIR
+
+*The driver* (this module) is one thread running one loop. It pulls the next chunk of
+input only when a worker is idle, so read-ahead is bounded by the number of workers.
+It hands each task to a backend slot, and learns from :class:`~mapred.backends.base.Event`
+s what became of it. A map task's output counts only when its attempt reports
+success: the driver then *commits* it, forwarding the segment references to every
+running reduce task. Reduce tasks start as soon as no map task is left to hand out,
+and ingest committed output while the last map tasks still run.
+
+*Workers* run the stage functions of :mod:`mapred.maptask` and
+:mod:`mapred.reducetask`. A worker that dies costs its task one attempt; the task
+runs again on a fresh process, up to ``max_retries`` more times, and the dead
+attempt's output, never committed, is ignored. A user exception stops the job at
+once: busy workers are killed and replaced, and the exception is raised here with
+its type, the worker's traceback as ``__cause__`` and a note naming the task.
+
+Invariants: the driver holds no per-record state (one entry per task); every byte of
+intermediate data lives in a private temporary directory removed on every exit path;
+the values of a key reach the reducer in input order because reduce tasks ingest map
+output strictly in map-task order.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import replace
+from operator import itemgetter
+from typing import Any
+
+from mapred.backends.base import Backend, Event
+from mapred.counters import (
+    BUILTIN_GROUP,
+    TASK_RETRIES,
+    Counters,
+    empty_totals,
+    merge_into,
+)
+from mapred.errors import (
+    JobTimeout,
+    MapredError,
+    RemoteError,
+    WorkerLost,
+    unpack_exception,
+)
+from mapred.job import JobSpec
+from mapred.maptask import MapResult, MapTask
+from mapred.output import commit_part, part_name
+from mapred.reducetask import ReduceResult, ReduceTask, read_part
+from mapred.result import OutputResult, Result
+from mapred.serde import dumps_function, total_order_key
+from mapred.shuffle import Segment, checked_partitioner, partition_for
+from mapred.spill import natural_order
+from mapred.splits import TextInput, iter_chunks, iter_stream_lines
+
+# Shuffle memory budget when memory_limit is None, shared by the reduce tasks that run
+# at once. Past it they spill sorted runs to disk: enough to keep most jobs in memory,
+# small enough for a laptop running several workers.
+DEFAULT_MEMORY_LIMIT = 1 << 30
+MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per segment
+TMPDIR_ENV = "MAPRED_TMPDIR"  # where private work directories go (default: tempfile's)
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+
+
+def parse_size(size: int | str) -> int:
+    """Bytes from an int or a string like ``"512MB"`` (10**6) or ``"2GiB"`` (2**30).
+
+    ``K``/``M``/``G``/``T`` alone are binary units, like ``sort -S``.
+
+    >>> parse_size("512MB"), parse_size("2GiB"), parse_size("64m"), parse_size(1000)
+    (512000000, 2147483648, 67108864, 1000)
+    """
+    if isinstance(size, bool) or not isinstance(size, (int, str)):
+        raise TypeError(f"memory_limit must be an int or a str like '512MB', got {size!r}")
+    if isinstance(size, int):
+        value = size
+    else:
+        match = _SIZE.match(size)
+        unit = match.group(2).lower() if match else None
+        if match is None or unit not in _UNITS:
+            raise ValueError(
+                f"memory_limit {size!r} is not a size; expected e.g. '512MB', '2GiB' or 1000000"
+            )
+        value = int(float(match.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise ValueError(f"memory_limit must be positive, got {size!r}")
+    return value
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """Say how a process ended: ``"signal SIGKILL (-9)"`` or ``"exit code 3"``.
+
+    >>> exit_reason(-9), exit_reason(3)
+    ('signal SIGKILL (-9)', 'exit code 3')
+    """
+    if exitcode is None:
+        return "an unknown cause"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name} ({exitcode})"
+        except ValueError:
+            return f"signal {-exitcode} ({exitcode})"
+    return f"exit code {exitcode}"
+
+
+def _check_int(name: str, value: Any, minimum: int, allow_none: bool = True) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
+
+
+class Engine:
+    """Warm worker processes that run one job after another.
+
+    >>> with Engine(workers=2, backend="serial") as engine:
+    ...     engine.mapreduce(lambda n: [(n % 2, n)], lambda k, vs: sum(vs), range(10))
+    Result({0: 20, 1: 25})
+
+    Args:
+        workers: worker processes; default ``os.cpu_count()``.
+        backend: ``None``/``"processes"`` (local processes), ``"serial"`` (everything
+            in this process, for pdb), or a ``dask.distributed.Client``.
+        start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``; default: the platform's.
+        **defaults: default job arguments for :meth:`mapreduce`.
+    """
+
+    def __init__(
+        self,
+        workers: int | None = None,
+        backend: Any = None,
+        start_method: str | None = None,
+        **defaults: Any,
+    ) -> None:
+        _check_int("workers", workers, 1)
+        if start_method not in (None, "fork", "forkserver", "spawn"):
+            raise ValueError(
+                f"start_method must be 'fork', 'forkserver' or 'spawn', got {start_method!r}"
+            )
+        if backend not in (None, "processes", "serial") and not _is_dask_client(backend):
+            raise ValueError(
+                "backend must be None, 'processes', 'serial' or a dask.distributed.Client, "
+                f"got {backend!r}"
+            )
+        unknown = set(defaults) - _JOB_ARGUMENTS
+        if unknown:
+            raise TypeError(f"Engine() got unexpected arguments: {', '.join(sorted(unknown))}")
+        self.workers = workers or os.cpu_count() or 1
+        self.backend_name = backend
+        self.start_method = start_method
+        self.defaults = defaults
+        self._backend: Backend | None = None
+
+    def _ensure_backend(self) -> Backend:
+        if self._backend is None:
+            if self.backend_name == "serial":
+                from mapred.backends.serial import SerialBackend
+
+                self._backend = SerialBackend()
+            elif _is_dask_client(self.backend_name):
+                from mapred.backends.dask import DaskBackend
+
+                self._backend = DaskBackend(self.backend_name)
+            else:
+                from mapred.backends.processes import ProcessBackend
+
+                self._backend = ProcessBackend(self.workers, self.start_method)
+        return self._backend
+
+    def close(self) -> None:
+        """Stop the workers; the engine can still be used (they start again)."""
+        if self._backend is not None:
+            backend, self._backend = self._backend, None
+            backend.close()
+
+    def __enter__(self) -> Engine:
+        self._ensure_backend()  # warm: the workers start now, not with the first job
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def mapreduce(
+        self,
+        mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
+        reducer: Callable[[Any, Any], Any],
+        data: Iterable[Any],
+        **options: Any,
+    ) -> Result | OutputResult:
+        """Run one job on this engine's workers; arguments as :func:`mapred.mapreduce`."""
+        unknown = set(options) - _JOB_ARGUMENTS
+        if unknown:
+            raise TypeError(
+                f"mapreduce() got unexpected arguments: {', '.join(sorted(unknown))}"
+                " (workers, backend and start_method belong to the Engine)"
+            )
+        return _run(self, mapper, reducer, data, {**self.defaults, **options})
+
+
+_JOB_ARGUMENTS = {
+    "combiner",
+    "reducers",
+    "chunksize",
+    "partitioner",
+    "memory_limit",
+    "max_retries",
+    "timeout",
+    "progress",
+    "output",
+}
+
+
+def _is_dask_client(backend: Any) -> bool:
+    return type(backend).__name__ == "Client" and type(backend).__module__.startswith("distributed")
+
+
+def mapreduce(
+    mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
+    reducer: Callable[[Any, Any], Any],
+    data: Iterable[Any],
+    *,
+    combiner: Callable[[Any, Any], Any] | None = None,
+    workers: int | None = None,
+    reducers: int | None = None,
+    chunksize: int | None = None,
+    partitioner: Callable[[Any, int], int] | None = None,
+    memory_limit: int | str | None = None,
+    max_retries: int = 3,
+    timeout: float | None = None,
+    progress: bool = False,
+    backend: Any = None,
+    start_method: str | None = None,
+    output: str | os.PathLike[str] | None = None,
+) -> Result | OutputResult:
+    """Map every record, group the pairs by key, reduce each key's values.
+
+    >>> mapreduce(
+    ...     lambda word: [(word[0], 1)],
+    ...     lambda k, vs: sum(vs),
+    ...     ["apple", "avocado", "banana"],
+    ...     backend="serial",
+    ... )
+    Result({'a': 2, 'b': 1})
+
+    Args:
+        mapper: ``mapper(record)`` returns an iterable of ``(key, value)`` pairs.
+        reducer: ``reducer(key, values)`` returns the key's value; ``values`` is an
+            iterator in input order.
+        data: any iterable of records, or :func:`mapred.read_text` for text files.
+        combiner: ``combiner(key, values)``, applied to partial groups inside map tasks.
+        workers: worker processes (default ``os.cpu_count()``).
+        reducers: reduce partitions (default: ``workers``).
+        chunksize: records per map task for iterable input (default: automatic).
+        partitioner: ``partitioner(key, reducers)`` -> partition index.
+        memory_limit: shuffle memory budget, bytes or ``"512MB"``; spills past it.
+        max_retries: extra attempts for a task whose worker process died.
+        timeout: seconds for the whole job.
+        progress: show a progress bar on stderr.
+        backend: ``None``, ``"processes"``, ``"serial"`` or a Dask ``Client``.
+        start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``.
+        output: a directory for part files; returns a lazy mapping over them.
+
+    Returns:
+        A :class:`Result` (a dict in sorted key order with ``.counters`` and
+        ``.elapsed``), or an :class:`OutputResult` when ``output`` is given.
+
+    Raises:
+        TypeError, ValueError: bad arguments, or a mapper breaking the contract.
+        JobTimeout: the job ran past ``timeout``.
+        WorkerLost: a task's worker died more than ``max_retries`` times.
+        Exception: whatever a user function raised, with its original type.
+    """
+    with Engine(workers=workers, backend=backend, start_method=start_method) as engine:
+        return _run(
+            engine,
+            mapper,
+            reducer,
+            data,
+            dict(
+                combiner=combiner,
+                reducers=reducers,
+                chunksize=chunksize,
+                partitioner=partitioner,
+                memory_limit=memory_limit,
+                max_retries=max_retries,
+                timeout=timeout,
+                progress=progress,
+                output=output,
+            ),
+        )
+
+
+def _run(
+    engine: Engine, mapper: Any, reducer: Any, data: Any, options: dict[str, Any]
+) -> Result | OutputResult:
+    """Validate a job, run it on the engine's backend, and clean up on every path."""
+    started = time.monotonic()
+    combiner = options.get("combiner")
+    partitioner = options.get("partitioner")
+    reducers = options.get("reducers")
+    chunksize = options.get("chunksize")
+    max_retries = options.get("max_retries", 3)
+    timeout = options.get("timeout")
+    output = options.get("output")
+    _check_int("reducers", reducers, 1)
+    _check_int("chunksize", chunksize, 1)
+    _check_int("max_retries", max_retries, 0, allow_none=False)
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    memory_limit = options.get("memory_limit")
+    budget = DEFAULT_MEMORY_LIMIT if memory_limit is None else parse_size(memory_limit)
+    if isinstance(data, (str, bytes)) or not isinstance(data, (Iterable, TextInput)):
+        raise TypeError(
+            "data must be an iterable of records or read_text(...), got "
+            f"{type(data).__name__}"
+            + (" (use read_text(path) to read a file)" if isinstance(data, str) else "")
+        )
+    pickled = {
+        name: dumps_function(fn, name) for name, fn in (("mapper", mapper), ("reducer", reducer))
+    }
+    for name, fn in (("combiner", combiner), ("partitioner", partitioner)):
+        pickled[name] = dumps_function(fn, name) if fn is not None else None  # type: ignore[assignment]
+    output_dir = _prepare_output(output) if output is not None else None
+
+    backend = engine._ensure_backend()
+    reducers = reducers or engine.workers
+    concurrent_reduces = max(1, min(backend.slots(), reducers))
+    workdir = _make_workdir() if not _is_dask_client(engine.backend_name) else None
+    spec = JobSpec(
+        job_id=uuid.uuid4().hex,
+        mapper=pickled["mapper"],
+        reducer=pickled["reducer"],
+        combiner=pickled["combiner"],
+        partitioner=pickled["partitioner"],
+        reducers=reducers,
+        workdir=workdir,
+        memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
+        output_dir=output_dir,
+    )
+    succeeded = False
+    try:
+        run = _JobRun(
+            backend, spec, _plan_map_tasks(data, chunksize), max_retries, timeout, started
+        )
+        if options.get("progress"):
+            from mapred.progress import ProgressBar
+
+            run.progress = ProgressBar(data)
+        try:
+            results = run.run()
+        finally:
+            if run.progress is not None:
+                run.progress.close()
+        counters = run.counters
+        elapsed = time.monotonic() - started
+        result = _assemble(results, counters, elapsed, spec, partitioner)
+        succeeded = True
+        return result
+    finally:
+        with _sigint_deferred():
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+            if output_dir is not None:
+                _finish_output(output_dir, succeeded)
+
+
+def _make_workdir() -> str:
+    """A private (0700) directory for this job's map output and spill files."""
+    base = os.environ.get(TMPDIR_ENV) or None
+    return tempfile.mkdtemp(prefix="mapred-", dir=base)
+
+
+def _prepare_output(output: Any) -> str:
+    directory = os.fspath(output)
+    if os.path.exists(directory):
+        if not os.path.isdir(directory):
+            raise ValueError(f"output {directory!r} exists and is not a directory")
+        if os.listdir(directory):
+            raise ValueError(
+                f"output directory {directory!r} is not empty; "
+                "give a new or empty directory (mapred never overwrites results)"
+            )
+    else:
+        os.makedirs(directory)
+    return os.path.abspath(directory)
+
+
+def _finish_output(directory: str, succeeded: bool) -> None:
+    """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
+    for name in os.listdir(directory):
+        if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
+            os.unlink(os.path.join(directory, name))
+    if succeeded:
+        with open(os.path.join(directory, "_SUCCESS"), "w"):
+            pass
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C while cleaning up, so a second one cannot leave files behind."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[object] = []
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.append(1))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
+
+
+def _plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]:
+    """Yield the input of each map task, lazily: file splits first, then chunks."""
+    if isinstance(data, TextInput):
+        for split in data.plan_splits():
+            yield {"split": split, "encoding": data.encoding, "errors": data.errors}
+        for stream in data.streams:
+            lines = iter_stream_lines(stream, data.encoding, data.errors)
+            for chunk in iter_chunks(lines, chunksize):
+                yield {"records": chunk}
+        return
+    for chunk in iter_chunks(data, chunksize):
+        yield {"records": chunk}
+
+
+class _JobRun:
+    """The driver loop of one job: dispatch, collect events, retry, commit."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        spec: JobSpec,
+        inputs: Iterator[dict[str, Any]],
+        max_retries: int,
+        timeout: float | None,
+        started: float,
+    ) -> None:
+        self.backend = backend
+        self.spec = spec
+        self.inputs = inputs
+        self.max_retries = max_retries
+        self.deadline = None if timeout is None else started + timeout
+        self.timeout = timeout
+        self.counters: Counters = empty_totals()
+        self.progress: Any = None
+        self.idle = set(range(backend.slots()))
+        self.running: dict[int, MapTask | ReduceTask] = {}
+        self.retries: deque[MapTask] = deque()
+        self.next_index = 0
+        self.n_maps: int | None = None
+        self.committed: dict[int, list[list[Segment]]] = {}
+        self.reduce_queue: deque[tuple[int, int]] = deque()
+        self.reduced: dict[int, ReduceResult] = {}
+
+    def run(self) -> list[ReduceResult]:
+        try:
+            while len(self.reduced) < self.spec.reducers:
+                self._dispatch()
+                for event in self.backend.wait(self._wait_time()):
+                    self._handle(event)
+                self._check_deadline()
+        except BaseException:
+            self._stop_running()
+            raise
+        return [self.reduced[p] for p in range(self.spec.reducers)]
+
+    def _wait_time(self) -> float:
+        if self.deadline is None:
+            return 1.0
+        return max(0.0, min(1.0, self.deadline - time.monotonic()))
+
+    def _check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
+            raise JobTimeout(f"the job did not finish within its timeout of {self.timeout} s")
+
+    def _stop_running(self) -> None:
+        with _sigint_deferred():
+            for slot in list(self.running):
+                self.backend.reset(slot)
+            self.running.clear()
+
+    def _dispatch(self) -> None:
+        for slot in sorted(self.idle):
+            task = self._next_task()
+            if task is None:
+                return
+            self.idle.discard(slot)
+            self.running[slot] = task
+            self.backend.submit(slot, self.spec, task)
+
+    def _next_task(self) -> MapTask | ReduceTask | None:
+        if self.retries:
+            return self.retries.popleft()
+        if self.n_maps is None:
+            try:
+                task_input = next(self.inputs)
+            except StopIteration:
+                self.n_maps = self.next_index
+                self.reduce_queue.extend((p, 1) for p in range(self.spec.reducers))
+                if self.progress is not None:
+                    self.progress.maps_planned(self.n_maps)
+            else:
+                task = MapTask(index=self.next_index, attempt=1, **task_input)
+                self.next_index += 1
+                return task
+        if self.reduce_queue:
+            partition, attempt = self.reduce_queue.popleft()
+            committed = tuple(
+                (index, tuple(segments[partition]))
+                for index, segments in sorted(self.committed.items())
+            )
+            return ReduceTask(partition, attempt, self.n_maps, committed)
+        return None
+
+    def _handle(self, event: Event) -> None:
+        task = self.running.pop(event.slot, None)
+        self.idle.add(event.slot)
+        if task is None:
+            return
+        if event.kind == "done":
+            if isinstance(event.payload, MapResult):
+                self._commit_map(event.payload)
+            else:
+                self._commit_reduce(event.payload)
+        elif event.kind == "error":
+            raise _rebuild(event.payload, task)
+        else:
+            self._retry(task, event.payload)
+
+    def _commit_map(self, result: MapResult) -> None:
+        self.committed[result.index] = result.segments
+        merge_into(self.counters, result.counters)
+        for slot, task in self.running.items():
+            if isinstance(task, ReduceTask):
+                self.backend.forward(slot, result.index, result.segments[task.partition])
+        if self.progress is not None:
+            self.progress.map_done(result)
+
+    def _commit_reduce(self, result: ReduceResult) -> None:
+        if self.spec.output_dir is not None and result.path is not None:
+            result = replace(
+                result, path=commit_part(result.path, self.spec.output_dir, result.partition)
+            )
+        self.reduced[result.partition] = result
+        merge_into(self.counters, result.counters)
+        if self.progress is not None:
+            self.progress.reduce_done(result)
+
+    def _retry(self, task: MapTask | ReduceTask, exitcode: int | None) -> None:
+        attempt = task.attempt + 1
+        if attempt > 1 + self.max_retries:
+            raise WorkerLost(
+                f"{task.describe()} lost its worker process on all {task.attempt} attempts "
+                f"(last: {exit_reason(exitcode)})",
+                task=task.describe(),
+                exitcode=exitcode,
+            )
+        self.counters[BUILTIN_GROUP][TASK_RETRIES] += 1
+        if isinstance(task, MapTask):
+            if self.spec.workdir is not None:
+                name = f"map-{task.index:06d}-{task.attempt}.bin"
+                with suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.spec.workdir, name))
+            self.retries.append(replace(task, attempt=attempt))
+        else:
+            self.reduce_queue.appendleft((task.partition, attempt))
+
+
+def _rebuild(packed: bytes, task: MapTask | ReduceTask) -> BaseException:
+    """The user's exception, as raised in the worker, ready to raise here."""
+    exc = unpack_exception(packed)
+    if isinstance(exc, RemoteError) or not getattr(exc, "__notes__", None):
+        exc.add_note(f"mapred: in {task.describe()}")
+    return exc
+
+
+def _assemble(
+    results: list[ReduceResult],
+    counters: Counters,
+    elapsed: float,
+    spec: JobSpec,
+    partitioner: Any,
+) -> Result | OutputResult:
+    natural = natural_order({r.family for r in results})
+    if spec.output_dir is not None:
+        parts = [os.path.join(spec.output_dir, part_name(r.partition)) for r in results]
+        partition = (
+            checked_partitioner(partitioner, spec.reducers)
+            if partitioner is not None
+            else (lambda key: partition_for(key, spec.reducers))
+        )
+        return OutputResult(spec.output_dir, parts, counters, elapsed, partition, natural)
+    items: list[tuple[Any, Any]] = []
+    for r in results:
+        items.extend(read_part(r.path if r.path is not None else r.data or b""))
+    items.sort(key=itemgetter(0) if natural else (lambda item: total_order_key(item[0])))
+    return Result(items, counters, elapsed)
+
+
+__all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

@@ -1,0 +1,52 @@
+"""What a worker needs to know about a job, sent once per job rather than per task."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from mapred.serde import loads_function
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job as it travels to workers: user functions pickled once by the driver.
+
+    Attributes:
+        job_id: unique per job; workers cache the loaded functions under it.
+        mapper, combiner, reducer, partitioner: cloudpickled functions (or None).
+        reducers: the number of reduce partitions.
+        workdir: private directory for map output and spill files; None keeps map
+            output in memory (the Dask backend ships it with the task result).
+        memory_limit: shuffle memory budget of one reduce task, in bytes.
+        output_dir: where reduce tasks write part files, or None for a temporary place.
+    """
+
+    job_id: str
+    mapper: bytes
+    reducer: bytes
+    combiner: bytes | None
+    partitioner: bytes | None
+    reducers: int
+    workdir: str | None
+    memory_limit: int
+    output_dir: str | None = None
+
+
+@dataclass
+class LoadedJob:
+    """A :class:`JobSpec` with its functions unpickled, kept by a worker between tasks."""
+
+    spec: JobSpec
+    mapper: Callable[[Any], Any] = field(init=False)
+    reducer: Callable[[Any, Any], Any] = field(init=False)
+    combiner: Callable[[Any, Any], Any] | None = field(init=False)
+    partitioner: Callable[[Any, int], int] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        spec = self.spec
+        self.mapper = loads_function(spec.mapper)
+        self.reducer = loads_function(spec.reducer)
+        self.combiner = loads_function(spec.combiner) if spec.combiner else None
+        self.partitioner = loads_function(spec.partitioner) if spec.partitioner else None

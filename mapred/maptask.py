@@ -1,0 +1,247 @@
+"""Worker side of the map phase: mapper over one split, combine, partition, encode.
+
+One map task reads its input (a byte-range split of a file, which it opens itself,
+or a chunk of records the driver sent), feeds every record to the mapper, and groups
+the pairs by key in a dict, keeping each key's values in the order they were made.
+Past ``MAP_BUFFER_PAIRS`` pairs it *flushes*: applies the combiner to each key's
+values, partitions the keys, and encodes one segment per reduce partition. All of a
+task attempt's segments go to one file named after the attempt, so the output of an
+attempt that dies is simply never referenced.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mapred.counters import (
+    COMBINE_OUTPUT_RECORDS,
+    INPUT_RECORDS,
+    MAP_OUTPUT_RECORDS,
+    SHUFFLE_BYTES,
+    Counters,
+    add_builtin,
+    task_counters,
+)
+from mapred.errors import short_repr
+from mapred.job import LoadedJob
+from mapred.serde import make_packer
+from mapred.shuffle import Segment, checked_partitioner, partition_for
+from mapred.splits import FileSplit, read_split
+
+# Pairs buffered before a flush. A flush applies the combiner and writes segments:
+# larger buffers combine better, smaller ones bound a worker's memory (a pair costs
+# roughly 100 bytes when every key is new). A count, not a size or a time, so the
+# combiner always sees the same groups: results never depend on timing.
+MAP_BUFFER_PAIRS = 500_000
+
+
+@dataclass(frozen=True)
+class MapTask:
+    """One attempt of one map task.
+
+    Attributes:
+        index: the task's position in the input; values reach reducers in index order.
+        attempt: 1 for the first try, 2 for the first retry, ...
+        split: a byte range of a file the worker reads itself, or None.
+        records: the records, when the input is an iterable (or a stream).
+        encoding, errors: how the split's bytes are decoded.
+    """
+
+    index: int
+    attempt: int
+    split: FileSplit | None = None
+    records: list[Any] | None = None
+    encoding: str = "utf-8"
+    errors: str = "strict"
+
+    def describe(self) -> str:
+        where = f" ({self.split.describe()})" if self.split else ""
+        return f"map task {self.index} attempt {self.attempt}{where}"
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """What a map task attempt made: per partition, its segments in order."""
+
+    index: int
+    attempt: int
+    segments: list[list[Segment]]
+    counters: Counters
+    input_bytes: int = 0  # bytes of the file split read (0 for records): drives progress
+
+
+class _Output:
+    """Where one attempt's segments go: a file of its own, or memory."""
+
+    def __init__(self, workdir: str | None, task: MapTask, partitions: int) -> None:
+        self.path = (
+            os.path.join(workdir, f"map-{task.index:06d}-{task.attempt}.bin") if workdir else None
+        )
+        self.file = open(self.path, "wb") if self.path else None  # noqa: SIM115 closed in close()
+        self.offset = 0
+        self.segments: list[list[Segment]] = [[] for _ in range(partitions)]
+
+    def write(self, partition: int, data: bytes) -> None:
+        if self.file is None:
+            self.segments[partition].append(data)
+            return
+        assert self.path is not None
+        self.file.write(data)
+        self.segments[partition].append((self.path, self.offset, len(data)))
+        self.offset += len(data)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
+    """Run one map task attempt and return references to its encoded output."""
+    spec = job.spec
+    output = _Output(spec.workdir, task, spec.reducers)
+    with task_counters() as counters:
+        try:
+            records: Iterable[Any]
+            if task.split is not None:
+                records = read_split(task.split, task.encoding, task.errors)
+            else:
+                records = task.records or ()
+            _map_records(job, task, records, output, counters)
+        finally:
+            output.close()
+    return MapResult(task.index, task.attempt, output.segments, counters, _split_bytes(task.split))
+
+
+def _split_bytes(split: FileSplit | None) -> int:
+    if split is None:
+        return 0
+    if split.end >= 0:
+        return split.end - split.start
+    return os.path.getsize(split.path) - split.start
+
+
+def _map_records(
+    job: LoadedJob, task: MapTask, records: Iterable[Any], output: _Output, counters: Counters
+) -> None:
+    mapper = job.mapper
+    buffer: dict[Any, list[Any]] = {}
+    pending = 0
+    n_records = 0
+    record: Any = None
+    pair: Any = None
+    try:
+        for record in records:
+            n_records += 1
+            for pair in mapper(record):
+                key, value = pair
+                values = buffer.get(key)
+                if values is None:
+                    buffer[key] = [value]
+                else:
+                    values.append(value)
+                pending += 1
+            if pending >= MAP_BUFFER_PAIRS:
+                _flush(job, task, buffer, output, counters)
+                buffer = {}
+                pending = 0
+            pair = None
+    except Exception as exc:
+        if _noted(exc):  # the combiner failed during a flush: already explained
+            raise
+        raise _explain(exc, task, record, pair, n_records) from None
+    add_builtin(counters, INPUT_RECORDS, n_records)
+    _flush(job, task, buffer, output, counters)
+
+
+def _noted(exc: BaseException) -> bool:
+    return any(note.startswith("mapred:") for note in getattr(exc, "__notes__", ()))
+
+
+def _explain(exc: Exception, task: MapTask, record: Any, pair: Any, n_records: int) -> Exception:
+    """Turn a failure inside the map loop into the error the user should see.
+
+    A TypeError/ValueError raised by the loop itself (not by user code) means the
+    mapper broke the contract; anything else is the user's own exception, kept as is.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    ours = tb is not None and tb.tb_frame.f_code is _map_records.__code__
+    where = f"{task.describe()}, record {n_records}: {short_repr(record)}"
+    if ours and isinstance(exc, (TypeError, ValueError)):
+        if pair is None:
+            return TypeError(
+                f"mapper must return an iterable of (key, value) pairs; {where} "
+                f"returned something that is not iterable ({exc})"
+            )
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+            return TypeError(
+                f"mapper must yield (key, value) pairs, got {short_repr(pair)} "
+                f"(type {type(pair).__name__}); {where}"
+            )
+        return TypeError(
+            f"mapper yielded an unhashable key {short_repr(pair[0])} "
+            f"(type {type(pair[0]).__name__}); keys must be hashable "
+            f"(use a tuple instead of a list); {where}"
+        )
+    exc.add_note(f"mapred: in the mapper, {where}")
+    return exc
+
+
+def _flush(
+    job: LoadedJob,
+    task: MapTask,
+    buffer: dict[Any, list[Any]],
+    output: _Output,
+    counters: Counters,
+) -> None:
+    """Combine, partition and encode the buffered pairs: one segment per partition."""
+    if not buffer:
+        return
+    reducers = job.spec.reducers
+    add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
+    if job.combiner is not None:
+        _combine(job.combiner, task, buffer)
+        add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
+    keys: list[list[Any]] = [[] for _ in range(reducers)]
+    values: list[list[list[Any]]] = [[] for _ in range(reducers)]
+    if reducers == 1:
+        keys[0] = list(buffer)
+        values[0] = list(buffer.values())
+    else:
+        partition = _partition_function(job)
+        for key, key_values in buffer.items():
+            index = partition(key)
+            keys[index].append(key)
+            values[index].append(key_values)
+    packer = make_packer()
+    shuffled = 0
+    for index in range(reducers):
+        if keys[index]:
+            data = packer.pack(keys[index]) + packer.pack(values[index])
+            output.write(index, data)
+            shuffled += len(data)
+    add_builtin(counters, SHUFFLE_BYTES, shuffled)
+
+
+def _partition_function(job: LoadedJob) -> Callable[[Any], int]:
+    reducers = job.spec.reducers
+    if job.partitioner is not None:
+        return checked_partitioner(job.partitioner, reducers)
+    return lambda key: partition_for(key, reducers)
+
+
+def _combine(
+    combiner: Callable[[Any, Any], Any], task: MapTask, buffer: dict[Any, list[Any]]
+) -> None:
+    """Replace each key's values with the combiner's single value, in place."""
+    key: Any = None
+    try:
+        for key, key_values in buffer.items():
+            buffer[key] = [combiner(key, iter(key_values))]
+    except Exception as exc:
+        exc.add_note(f"mapred: in the combiner, {task.describe()}, key {short_repr(key)}")
+        raise

@@ -1,0 +1,250 @@
+"""Worker side of the reduce phase: gather one partition, group by key, reduce.
+
+A reduce task receives references to its partition's segments map task by map task,
+in any order, and *ingests* them strictly in map-task order, so every key's values
+stay in input order. It starts while map tasks are still running. Groups live in a
+dict until the estimated memory passes the budget; then they are sorted and spilled
+to a run file (:mod:`mapred.spill`). When all map tasks are in, the runs and what is
+left in memory are merged and each key's values stream to the reducer. The output,
+one msgpack (key, value) stream sorted by key, goes to a part file named after the
+attempt (or to memory, for the Dask backend).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mapred.counters import (
+    OUTPUT_KEYS,
+    REDUCE_INPUT_RECORDS,
+    SPILLED_BYTES,
+    SPILLED_RECORDS,
+    Counters,
+    add_builtin,
+    task_counters,
+)
+from mapred.errors import short_repr
+from mapred.job import LoadedJob
+from mapred.serde import make_packer
+from mapred.shuffle import Segment, read_segment, segment_size
+from mapred.spill import (
+    WRITE_BUFFER_BYTES,
+    Item,
+    family_of,
+    merge_runs,
+    read_run,
+    sort_groups,
+    write_run,
+)
+
+# Decoded Python objects take several times their msgpack size (a 5-byte word is a
+# 55-byte str plus a dict slot and a list). The budget is checked against encoded
+# bytes times this factor: cheap to track, and errs on the side of spilling early.
+MEMORY_EXPANSION = 8
+
+
+@dataclass(frozen=True)
+class ReduceTask:
+    """One attempt of the reduce task for one partition.
+
+    Attributes:
+        partition: the partition index.
+        attempt: 1 for the first try.
+        n_maps: how many map tasks feed it; the task is complete when all are in.
+        committed: (map index, segments) already committed when the task starts;
+            more arrive while it runs.
+    """
+
+    partition: int
+    attempt: int
+    n_maps: int
+    committed: tuple[tuple[int, tuple[Segment, ...]], ...] = ()
+
+    def describe(self) -> str:
+        return f"reduce task {self.partition} attempt {self.attempt}"
+
+
+@dataclass(frozen=True)
+class ReduceResult:
+    """A reduce attempt's output: a part file path, or the encoded stream itself."""
+
+    partition: int
+    attempt: int
+    path: str | None
+    data: bytes | None
+    keys: int
+    family: str  # the keys' type family (see mapred.spill.family_of): decides the final order
+    counters: Counters
+
+
+class ReduceState:
+    """The state of a running reduce task: feed it with :meth:`add`, then :meth:`finish`."""
+
+    def __init__(self, job: LoadedJob, task: ReduceTask) -> None:
+        self.job = job
+        self.task = task
+        self.groups: dict[Any, list[Any]] = {}
+        self.buffered = 0
+        self.runs: list[str] = []
+        self.key_types: set[type] = set()
+        self.next_index = 0
+        self.waiting: dict[int, tuple[Segment, ...]] = {}
+        self.counters: Counters = {}
+        for index, segments in task.committed:
+            self.add(index, segments)
+
+    @property
+    def complete(self) -> bool:
+        """True once every map task's segments are ingested."""
+        return self.next_index >= self.task.n_maps
+
+    def add(self, map_index: int, segments: Iterable[Segment]) -> None:
+        """Accept one map task's segments; ingest as far as map-task order allows."""
+        self.waiting[map_index] = tuple(segments)
+        while self.next_index in self.waiting:
+            for segment in self.waiting.pop(self.next_index):
+                self._ingest(segment)
+            self.next_index += 1
+
+    def _ingest(self, segment: Segment) -> None:
+        keys, values = read_segment(segment)
+        groups = self.groups
+        count = 0
+        for key, key_values in zip(keys, values, strict=True):
+            count += len(key_values)
+            known = groups.get(key)
+            if known is None:
+                groups[key] = key_values
+            else:
+                known.extend(key_values)
+        add_builtin(self.counters, REDUCE_INPUT_RECORDS, count)
+        self.buffered += segment_size(segment)
+        if self.buffered * MEMORY_EXPANSION > self.job.spec.memory_limit:
+            self._spill()
+
+    def _spill(self) -> None:
+        workdir = self.job.spec.workdir
+        if workdir is None or not self.groups:
+            return  # nowhere to spill (in-memory backend): keep going in memory
+        items, key_types = sort_groups(self.groups)
+        self.key_types |= key_types
+        path = os.path.join(
+            workdir, f"run-{self.task.partition:05d}-{self.task.attempt}-{len(self.runs)}.bin"
+        )
+        self.runs.append(path)
+        try:
+            written = write_run(path, items)
+        except OSError as exc:
+            from mapred.errors import MapredError
+
+            raise MapredError(f"cannot spill to {workdir}: {exc.strerror or exc}") from exc
+        add_builtin(self.counters, SPILLED_RECORDS, sum(len(values) for _, values in items))
+        add_builtin(self.counters, SPILLED_BYTES, written)
+        self.groups = {}
+        self.buffered = 0
+
+    def _merged(self) -> Iterator[tuple[Any, Iterator[Any]]]:
+        items, key_types = sort_groups(self.groups)
+        self.groups = {}
+        self.key_types |= key_types
+        if not self.runs:
+            return ((key, iter(values)) for key, values in items)
+        runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
+        runs.append(items)
+        return merge_runs(runs, self.key_types | key_types)
+
+    def finish(self) -> ReduceResult:
+        """Reduce every key, in key order, and write the part file."""
+        spec = self.job.spec
+        task = self.task
+        reducer = self.job.reducer
+        packer = make_packer()
+        out_dir = spec.output_dir or spec.workdir
+        path = (
+            os.path.join(out_dir, f".part-{task.partition:05d}-{task.attempt}.tmp")
+            if out_dir
+            else None
+        )
+        buffer = bytearray()
+        chunks: list[bytes] = []
+        n_keys = 0
+        key: Any = None
+        with task_counters() as user_counters:
+            file = open(path, "wb") if path else None  # noqa: SIM115 closed below
+            try:
+                for key, values in self._merged():
+                    try:
+                        value = reducer(key, values)
+                    except Exception as exc:
+                        exc.add_note(
+                            f"mapred: in the reducer, {task.describe()}, key {short_repr(key)}"
+                        )
+                        raise
+                    buffer += _pack_output(packer, key, value)
+                    n_keys += 1
+                    if len(buffer) >= WRITE_BUFFER_BYTES:
+                        if file is not None:
+                            file.write(buffer)
+                        else:
+                            chunks.append(bytes(buffer))
+                        buffer.clear()
+                if file is not None:
+                    file.write(buffer)
+                else:
+                    chunks.append(bytes(buffer))
+            finally:
+                if file is not None:
+                    file.close()
+                for run in self.runs:
+                    os.unlink(run)
+                self.runs = []
+        counters = self.counters
+        for group, names in user_counters.items():
+            counters.setdefault(group, {}).update(names)
+        add_builtin(counters, OUTPUT_KEYS, n_keys)
+        data = None if path else b"".join(chunks)
+        family = family_of(self.key_types)
+        return ReduceResult(task.partition, task.attempt, path, data, n_keys, family, counters)
+
+
+def _pack_output(packer: Any, key: Any, value: Any) -> bytes:
+    try:
+        return bytes(packer.pack(key)) + packer.pack(value)
+    except Exception as exc:
+        raise TypeError(
+            f"reducer returned a value that cannot be stored for key {short_repr(key)}: "
+            f"{short_repr(value)} ({exc})"
+        ) from exc
+
+
+def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
+    """Stream the (key, value) pairs of a part file (a path) or an in-memory part."""
+    from mapred.serde import make_unpacker
+
+    if isinstance(source, bytes):
+        unpacker = make_unpacker()
+        unpacker.feed(source)
+        for key in unpacker:
+            yield key, unpacker.unpack()
+        return
+    with open(source, "rb") as file:
+        unpacker = make_unpacker(file)
+        for key in unpacker:
+            yield key, unpacker.unpack()
+
+
+def run_reduce_task(
+    job: LoadedJob, task: ReduceTask, more: Iterable[tuple[int, Iterable[Segment]]] = ()
+) -> ReduceResult:
+    """Run a reduce attempt whose input is all known: ``task.committed`` plus ``more``."""
+    state = ReduceState(job, task)
+    for index, segments in more:
+        state.add(index, segments)
+    if not state.complete:
+        from mapred.errors import InternalError
+
+        raise InternalError(f"{task.describe()} is missing map output")
+    return state.finish()

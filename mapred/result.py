@@ -1,0 +1,86 @@
+"""What a job returns: a sorted dict, or a lazy mapping over part files on disk."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from mapred.counters import Counters
+
+
+class Result(dict[Any, Any]):
+    """Each key mapped to its reduced value, keys in sorted order.
+
+    Attributes:
+        counters: ``{group: {name: int}}``; built-in counters in group ``"mapred"``.
+        elapsed: the job's wall time in seconds.
+    """
+
+    counters: Counters
+    elapsed: float
+
+    def __init__(self, items: Any = (), counters: Counters | None = None, elapsed: float = 0.0):
+        super().__init__(items)
+        self.counters = counters if counters is not None else {}
+        self.elapsed = elapsed
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self.items()), self.counters, self.elapsed))
+
+    def __repr__(self) -> str:
+        return f"Result({dict.__repr__(self)})"
+
+
+class OutputResult(Mapping[Any, Any]):
+    """A read-only mapping over the part files of ``mapreduce(..., output=DIR)``.
+
+    Iterating streams the part files merged in key order without loading them;
+    ``result[key]`` reads the one part file that can hold the key.
+
+    Attributes:
+        directory: the output directory.
+        parts: the part file paths, one per reduce partition.
+        counters, elapsed: as for :class:`Result`.
+    """
+
+    def __init__(
+        self,
+        directory: str,
+        parts: list[str],
+        counters: Counters,
+        elapsed: float,
+        partition: Any,
+        natural: bool,
+    ) -> None:
+        self.directory = directory
+        self.parts = parts
+        self.counters = counters
+        self.elapsed = elapsed
+        self._partition = partition
+        self._natural = natural
+        self._length: int | None = None
+
+    def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
+        from mapred.output import merge_parts
+
+        return merge_parts(self.parts, self._natural)
+
+    def __iter__(self) -> Iterator[Any]:
+        return (key for key, _ in self.items())
+
+    def __len__(self) -> int:
+        if self._length is None:
+            self._length = self.counters.get("mapred", {}).get("output_keys", 0)
+        return self._length
+
+    def __getitem__(self, key: Any) -> Any:
+        from mapred.reducetask import read_part
+
+        for found, value in read_part(self.parts[self._partition(key)]):
+            if found == key:
+                return value
+        raise KeyError(key)
+
+    def __repr__(self) -> str:
+        return f"OutputResult({os.fspath(self.directory)!r}, {len(self)} keys)"

@@ -1,0 +1,108 @@
+"""The loop a worker process runs: take a task, run it, send the result home.
+
+Each worker owns a private duplex pipe to the driver. Nothing else writes to it, so a
+worker killed mid-message can corrupt only its own pipe, which the driver then drops
+with the process (a shared queue would be left locked or torn; cpython#96062). A
+second pipe, the *lifeline*, is never written: when the driver dies, however it
+dies, the read end sees end-of-file and a watchdog thread exits the worker, so no
+orphan keeps burning CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+from mapred.errors import MapredError, pack_exception
+from mapred.job import JobSpec, LoadedJob
+from mapred.maptask import run_map_task
+from mapred.reducetask import ReduceState, ReduceTask
+from mapred.serde import dumps, loads
+
+
+def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) -> None:
+    """Serve tasks from ``conn`` until told to stop or the driver goes away."""
+    for fd in close_fds:  # under fork: the driver's ends of every pipe, so EOF can reach us
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    # Ctrl-C goes to the whole process group; the driver decides what happens to us.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True).start()
+    spec: JobSpec | None = None
+    job: LoadedJob | None = None
+    while True:
+        try:
+            message = loads(conn.recv_bytes())
+        except (EOFError, OSError):
+            return
+        kind = message[0]
+        if kind == "stop":
+            return
+        if kind == "job":
+            spec, job = message[1], None
+            continue
+        task = message[1]
+        try:
+            if job is None:
+                if spec is None:
+                    raise MapredError("a task arrived before its job")
+                job = _load(spec)
+            if kind == "map":
+                result: Any = run_map_task(job, task)
+            else:
+                result = _serve_reduce(conn, job, task)
+                if result is None:
+                    continue  # aborted by the driver
+            reply = dumps(("done", result))
+        except BaseException as exc:
+            reply = dumps(("error", pack_exception(_as_task_error(exc))))
+        conn.send_bytes(reply)
+
+
+def _load(spec: JobSpec) -> LoadedJob:
+    try:
+        return LoadedJob(spec)
+    except Exception as exc:
+        exc.add_note(
+            "mapred: loading the job's functions in a worker process failed; under "
+            "'spawn' and 'forkserver' the modules they use must be importable there"
+        )
+        raise
+
+
+def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
+    """Ingest committed map output as the driver forwards it, then reduce."""
+    state = ReduceState(job, task)
+    while not state.complete:
+        message = loads(conn.recv_bytes())
+        if message[0] == "commit":
+            state.add(message[1], message[2])
+        elif message[0] == "abort":
+            return None
+    return state.finish()
+
+
+def _as_task_error(exc: BaseException) -> BaseException:
+    """SystemExit and KeyboardInterrupt raised by user code fail the task, not the driver."""
+    if isinstance(exc, Exception):
+        return exc
+    error = MapredError(f"user code raised {type(exc).__name__}({exc})")
+    for note in getattr(exc, "__notes__", ()):
+        error.add_note(note)
+    error.__cause__ = exc
+    return error
+
+
+def _watch_lifeline(lifeline: Connection) -> None:
+    with contextlib.suppress(EOFError, OSError):
+        lifeline.recv_bytes()
+    os._exit(70)  # the driver is gone: nobody will read our results
+
+
+def send(conn: Connection, message: tuple[Any, ...]) -> None:
+    """Send one message to a worker."""
+    conn.send_bytes(dumps(message))
