@@ -56,14 +56,17 @@ T = TypeVar("T")
 
 MIB = 1 << 20
 
-# Bytes read per call. Large blocks amortize the Python work per block (a decode,
-# a split, a generator step) over many lines; a worker holds about two of them.
-BLOCK_BYTES = MIB
+# Bytes read per call. Each block costs some Python work (a read, a decode, a
+# split, a generator step), so blocks must hold many lines; but all of a block's
+# line objects exist at once, and past a few hundred KiB they no longer fit in the
+# CPU cache. 64 KiB measured fastest: on 50 MB of short lines, as fast as
+# ``for line in open(path)``, where 1 MiB blocks were about 35% slower.
+BLOCK_BYTES = 64 * 1024
 
 # Past a split's end only the line crossing it is still needed, and it is usually
-# short: read in pieces of this size there instead of whole blocks, so that small
-# splits do not read a mebibyte each of their neighbours' bytes.
-OVERREAD_BYTES = 64 * 1024
+# short: read in pieces of this size there instead of whole blocks, so that tiny
+# splits do not each read a block of their neighbours' bytes.
+OVERREAD_BYTES = 16 * 1024
 
 # Automatic split size: about TARGET_SPLITS splits per job, each between
 # MIN_SPLIT_BYTES and MAX_SPLIT_BYTES. Smaller splits balance load across workers
