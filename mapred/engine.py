@@ -377,7 +377,8 @@ def _run(
 
             run.progress = ProgressBar(data)
         try:
-            results = run.run()
+            with _sigterm_unwinds():
+                results = run.run()
         finally:
             if run.progress is not None:
                 run.progress.close()
@@ -423,6 +424,29 @@ def _finish_output(directory: str, succeeded: bool) -> None:
     if succeeded:
         with open(os.path.join(directory, "_SUCCESS"), "w"):
             pass
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """During a job, SIGTERM unwinds like Ctrl-C (as ``SystemExit(143)``), so the
+    workers are stopped and the files removed; only where nobody else handles it."""
+    import threading
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def unwind(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, unwind)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
@@ -557,6 +581,9 @@ class _JobRun:
             else:
                 self._commit_reduce(event.payload)
         elif event.kind == "error":
+            # The worker is healthy, but may hold half a conversation (a reduce task's
+            # pending commits): replace it rather than reason about its state.
+            self.backend.reset(event.slot)
             raise _rebuild(event.payload, task)
         else:
             self._retry(task, event.payload)

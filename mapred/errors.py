@@ -89,7 +89,7 @@ def short_repr(obj: object, limit: int = NOTE_REPR_LIMIT) -> str:
     """``repr(obj)``, cut to ``limit`` characters.
 
     >>> short_repr("x" * 10, limit=8)
-    "'xxxx...'"
+    "'xxx...'"
     """
     try:
         text = repr(obj)

@@ -25,7 +25,7 @@ from mapred.counters import (
     add_builtin,
     task_counters,
 )
-from mapred.errors import short_repr
+from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
 from mapred.serde import make_packer
 from mapred.shuffle import Segment, checked_partitioner, partition_for
@@ -89,13 +89,22 @@ class _Output:
             self.segments[partition].append(data)
             return
         assert self.path is not None
-        self.file.write(data)
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise MapredError(
+                f"cannot write map output to {os.path.dirname(self.path)}: "
+                f"{exc.strerror or exc} (set MAPRED_TMPDIR to a disk with more room)"
+            ) from exc
         self.segments[partition].append((self.path, self.offset, len(data)))
         self.offset += len(data)
 
     def close(self) -> None:
         if self.file is not None:
-            self.file.close()
+            try:
+                self.file.close()
+            except OSError as exc:  # the final flush can be the write that finds the disk full
+                raise MapredError(f"cannot write map output: {exc.strerror or exc}") from exc
 
 
 def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
@@ -148,7 +157,7 @@ def _map_records(
                 buffer = {}
                 pending = 0
             pair = None
-    except Exception as exc:
+    except BaseException as exc:  # SystemExit from user code too: it fails this task
         if _noted(exc):  # the combiner failed during a flush: already explained
             raise
         raise _explain(exc, task, record, pair, n_records) from None
@@ -160,7 +169,9 @@ def _noted(exc: BaseException) -> bool:
     return any(note.startswith("mapred:") for note in getattr(exc, "__notes__", ()))
 
 
-def _explain(exc: Exception, task: MapTask, record: Any, pair: Any, n_records: int) -> Exception:
+def _explain(
+    exc: BaseException, task: MapTask, record: Any, pair: Any, n_records: int
+) -> BaseException:
     """Turn a failure inside the map loop into the error the user should see.
 
     A TypeError/ValueError raised by the loop itself (not by user code) means the
@@ -221,10 +232,36 @@ def _flush(
     shuffled = 0
     for index in range(reducers):
         if keys[index]:
-            data = packer.pack(keys[index]) + packer.pack(values[index])
+            try:
+                data = packer.pack(keys[index]) + packer.pack(values[index])
+            except Exception as exc:
+                raise _unencodable(task, keys[index], values[index], exc) from exc
             output.write(index, data)
             shuffled += len(data)
     add_builtin(counters, SHUFFLE_BYTES, shuffled)
+
+
+def _unencodable(task: MapTask, keys: list[Any], values: list[Any], exc: Exception) -> TypeError:
+    """Find the pair that cannot be encoded (error path only) and say which it is."""
+    packer = make_packer()
+    culprit = "a key or value"
+    for key, key_values in zip(keys, values, strict=True):
+        try:
+            packer.pack(key)
+        except Exception:
+            culprit = f"the key {short_repr(key)}"
+            break
+        try:
+            packer.pack(key_values)
+        except Exception:
+            culprit = f"a value of key {short_repr(key)}"
+            break
+    error = TypeError(
+        f"{culprit} cannot be sent through the shuffle: {exc}; keys and values must be "
+        "msgpack types or picklable objects"
+    )
+    error.add_note(f"mapred: encoding the output of {task.describe()}")
+    return error
 
 
 def _partition_function(job: LoadedJob) -> Callable[[Any], int]:
@@ -242,6 +279,6 @@ def _combine(
     try:
         for key, key_values in buffer.items():
             buffer[key] = [combiner(key, iter(key_values))]
-    except Exception as exc:
+    except BaseException as exc:
         exc.add_note(f"mapred: in the combiner, {task.describe()}, key {short_repr(key)}")
         raise

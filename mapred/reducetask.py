@@ -12,6 +12,7 @@ attempt (or to memory, for the Dask backend).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from mapred.counters import (
     add_builtin,
     task_counters,
 )
-from mapred.errors import short_repr
+from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
 from mapred.serde import make_packer
 from mapred.shuffle import Segment, read_segment, segment_size
@@ -138,9 +139,10 @@ class ReduceState:
         try:
             written = write_run(path, items)
         except OSError as exc:
-            from mapred.errors import MapredError
-
-            raise MapredError(f"cannot spill to {workdir}: {exc.strerror or exc}") from exc
+            raise MapredError(
+                f"cannot spill to {workdir}: {exc.strerror or exc} "
+                "(set MAPRED_TMPDIR to a disk with more room)"
+            ) from exc
         add_builtin(self.counters, SPILLED_RECORDS, sum(len(values) for _, values in items))
         add_builtin(self.counters, SPILLED_BYTES, written)
         self.groups = {}
@@ -163,41 +165,27 @@ class ReduceState:
         reducer = self.job.reducer
         packer = make_packer()
         out_dir = spec.output_dir or spec.workdir
-        path = (
+        part = _PartWriter(
             os.path.join(out_dir, f".part-{task.partition:05d}-{task.attempt}.tmp")
             if out_dir
             else None
         )
-        buffer = bytearray()
-        chunks: list[bytes] = []
         n_keys = 0
-        key: Any = None
         with task_counters() as user_counters:
-            file = open(path, "wb") if path else None  # noqa: SIM115 closed below
             try:
                 for key, values in self._merged():
                     try:
                         value = reducer(key, values)
-                    except Exception as exc:
+                    except BaseException as exc:
                         exc.add_note(
                             f"mapred: in the reducer, {task.describe()}, key {short_repr(key)}"
                         )
                         raise
-                    buffer += _pack_output(packer, key, value)
+                    part.write(_pack_output(packer, key, value))
                     n_keys += 1
-                    if len(buffer) >= WRITE_BUFFER_BYTES:
-                        if file is not None:
-                            file.write(buffer)
-                        else:
-                            chunks.append(bytes(buffer))
-                        buffer.clear()
-                if file is not None:
-                    file.write(buffer)
-                else:
-                    chunks.append(bytes(buffer))
+                part.close()
             finally:
-                if file is not None:
-                    file.close()
+                part.abandon()
                 for run in self.runs:
                     os.unlink(run)
                 self.runs = []
@@ -205,9 +193,58 @@ class ReduceState:
         for group, names in user_counters.items():
             counters.setdefault(group, {}).update(names)
         add_builtin(counters, OUTPUT_KEYS, n_keys)
-        data = None if path else b"".join(chunks)
         family = family_of(self.key_types)
-        return ReduceResult(task.partition, task.attempt, path, data, n_keys, family, counters)
+        return ReduceResult(
+            task.partition, task.attempt, part.path, part.data, n_keys, family, counters
+        )
+
+
+class _PartWriter:
+    """A reduce attempt's output: buffered writes to a part file, or bytes in memory."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.data: bytes | None = None
+        self._buffer = bytearray()
+        self._chunks: list[bytes] = []
+        self._file = open(path, "wb") if path else None  # noqa: SIM115 closed in close()
+
+    def write(self, data: bytes) -> None:
+        self._buffer += data
+        if len(self._buffer) >= WRITE_BUFFER_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._file is None:
+            self._chunks.append(bytes(self._buffer))
+        else:
+            try:
+                self._file.write(self._buffer)
+            except OSError as exc:
+                raise MapredError(
+                    f"cannot write reduce output to {os.path.dirname(self.path or '')}: "
+                    f"{exc.strerror or exc}"
+                ) from exc
+        self._buffer.clear()
+
+    def close(self) -> None:
+        """Write what is left; the part is complete."""
+        self._flush()
+        if self._file is None:
+            self.data = b"".join(self._chunks)
+            return
+        file, self._file = self._file, None
+        try:
+            file.close()
+        except OSError as exc:
+            raise MapredError(f"cannot write reduce output: {exc.strerror or exc}") from exc
+
+    def abandon(self) -> None:
+        """Close without completing, after a failure (a no-op after :meth:`close`)."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):
+                file.close()
 
 
 def _pack_output(packer: Any, key: Any, value: Any) -> bytes:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mapred.errors import MapredError, pack_exception
+from mapred.errors import InternalError, MapredError, pack_exception
 from mapred.job import JobSpec, LoadedJob
 from mapred.maptask import run_map_task
 from mapred.reducetask import ReduceState, ReduceTask
@@ -36,29 +37,32 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
     job: LoadedJob | None = None
     while True:
         try:
-            message = loads(conn.recv_bytes())
+            data = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        kind = message[0]
-        if kind == "stop":
-            return
-        if kind == "job":
-            spec, job = message[1], None
-            continue
-        task = message[1]
         try:
+            message = loads(data)
+            kind = message[0]
+            if kind == "stop":
+                return
+            if kind == "job":
+                spec, job = message[1], None
+                _workdirs[:] = [d for d in (spec.workdir,) if d]
+                continue
             if job is None:
                 if spec is None:
-                    raise MapredError("a task arrived before its job")
+                    raise InternalError("a task arrived before its job")
                 job = _load(spec)
             if kind == "map":
-                result: Any = run_map_task(job, task)
+                result: Any = run_map_task(job, message[1])
             else:
-                result = _serve_reduce(conn, job, task)
+                result = _serve_reduce(conn, job, message[1])
                 if result is None:
                     continue  # aborted by the driver
             reply = dumps(("done", result))
         except BaseException as exc:
+            if isinstance(exc, Exception) and not getattr(exc, "__notes__", None):
+                exc.add_note("mapred: in a worker, before the task's user code ran")
             reply = dumps(("error", pack_exception(_as_task_error(exc))))
         conn.send_bytes(reply)
 
@@ -97,10 +101,16 @@ def _as_task_error(exc: BaseException) -> BaseException:
     return error
 
 
+_workdirs: list[str] = []  # the current job's private directory, for the lifeline to remove
+
+
 def _watch_lifeline(lifeline: Connection) -> None:
     with contextlib.suppress(EOFError, OSError):
         lifeline.recv_bytes()
-    os._exit(70)  # the driver is gone: nobody will read our results
+    # The driver is gone (even SIGKILL): nobody will read our results or clean up.
+    for workdir in _workdirs:
+        shutil.rmtree(workdir, ignore_errors=True)
+    os._exit(70)
 
 
 def send(conn: Connection, message: tuple[Any, ...]) -> None:
