@@ -1,0 +1,149 @@
+"""Timeouts, Ctrl-C, SIGTERM and a SIGKILLed driver: every child stops, nothing is left.
+
+The driver runs in a subprocess (tests/faults/hang.py) whose workers announce their
+pids in marker files and then hang; the test waits for the markers (polling with a
+deadline, never a blind sleep), delivers the signal, and checks the process tree and
+the job's private directory.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from mapred import Engine, JobTimeout, mapreduce
+
+pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLINE = 20.0  # seconds a subprocess gets to reach the point under test
+
+
+def wait_for(predicate: Any, what: str, deadline: float = DEADLINE) -> None:
+    end = time.monotonic() + deadline
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def start_driver(
+    tmp_path: Path, start_method: str
+) -> tuple[subprocess.Popen[str], list[int], Path]:
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = {**os.environ, "MAPRED_TMPDIR": str(workdir), "MAPRED_START_METHOD": start_method}
+    script = (
+        "import multiprocessing, os, sys; "
+        "multiprocessing.set_start_method(os.environ['MAPRED_START_METHOD']); "
+        "sys.argv = ['hang', sys.argv[1]]; "
+        "from tests.faults.hang import main; main()"
+    )
+    driver = subprocess.Popen(
+        [sys.executable, "-c", script, str(markers)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(lambda: len(list(markers.glob("pid-*"))) == 2 or driver.poll() is not None, "workers")
+    assert driver.poll() is None, driver.communicate()
+    pids = [int(p.name.split("-")[1]) for p in markers.glob("pid-*")]
+    return driver, pids, workdir
+
+
+def gone(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                return False
+        except psutil.NoSuchProcess:
+            continue
+    return True
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_every_worker_and_cleans_up(
+    signum: int, start_method: str, tmp_path: Path
+) -> None:
+    """Ctrl-C (or SIGTERM) in the driver: workers gone within about a second, the
+    private directory removed, KeyboardInterrupt raised (exit 130) or exit 143."""
+    driver, pids, workdir = start_driver(tmp_path, start_method)
+    assert list(workdir.iterdir())  # the job's private directory exists while it runs
+    driver.send_signal(signum)
+    sent = time.monotonic()
+    wait_for(lambda: gone(pids), "the workers to stop", deadline=5)
+    stopped_after = time.monotonic() - sent
+    out, err = driver.communicate(timeout=DEADLINE)
+    assert stopped_after < 2.0
+    if signum == signal.SIGINT:
+        assert driver.returncode == 130, err
+        assert "KeyboardInterrupt" in out
+    else:
+        assert driver.returncode == 143, err
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_second_ctrl_c_during_cleanup_still_cleans_up(tmp_path: Path) -> None:
+    """Two Ctrl-C in a row: cleanup still completes and leaves nothing behind."""
+    driver, pids, workdir = start_driver(tmp_path, "fork")
+    driver.send_signal(signal.SIGINT)
+    driver.send_signal(signal.SIGINT)
+    out, err = driver.communicate(timeout=DEADLINE)
+    assert driver.returncode == 130, err
+    wait_for(lambda: gone(pids), "the workers to stop", deadline=5)
+    assert list(workdir.iterdir()) == []
+
+
+def test_workers_exit_when_the_driver_is_sigkilled(start_method: str, tmp_path: Path) -> None:
+    """A SIGKILLed driver cannot clean up, so its workers notice, remove the job's
+    directory and exit on their own: no orphans burning CPU."""
+    driver, pids, workdir = start_driver(tmp_path, start_method)
+    driver.kill()
+    driver.communicate(timeout=DEADLINE)
+    wait_for(lambda: gone(pids), "orphaned workers to exit", deadline=10)
+    wait_for(lambda: list(workdir.iterdir()) == [], "the job directory to go", deadline=5)
+
+
+def endless_hang(record: int) -> Iterator[tuple[int, int]]:
+    threading.Event().wait()
+    yield record, record
+
+
+def test_timeout_stops_a_hung_mapper_promptly(start_method: str) -> None:
+    """A hung mapper never hangs the caller: JobTimeout about when the timeout ends."""
+    started = time.monotonic()
+    with pytest.raises(JobTimeout, match="timeout of 0.5 s"):
+        mapreduce(
+            endless_hang,
+            lambda k, vs: 0,
+            range(10),
+            workers=2,
+            timeout=0.5,
+            start_method=start_method,
+        )
+    assert time.monotonic() - started < 0.5 + 1.5
+
+
+def test_engine_is_usable_after_a_timeout() -> None:
+    """After JobTimeout the same Engine runs the next job (its hung workers replaced)."""
+    with Engine(workers=2) as engine:
+        with pytest.raises(JobTimeout):
+            engine.mapreduce(endless_hang, lambda k, vs: 0, range(4), timeout=0.3)
+        assert engine.mapreduce(lambda r: [(r % 2, 1)], lambda k, vs: sum(vs), range(10)) == {
+            0: 5,
+            1: 5,
+        }
