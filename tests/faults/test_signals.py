@@ -102,7 +102,7 @@ def test_a_second_ctrl_c_during_cleanup_still_cleans_up(tmp_path: Path) -> None:
     driver, pids, workdir = start_driver(tmp_path, "fork")
     driver.send_signal(signal.SIGINT)
     driver.send_signal(signal.SIGINT)
-    out, err = driver.communicate(timeout=DEADLINE)
+    _, err = driver.communicate(timeout=DEADLINE)
     assert driver.returncode == 130, err
     wait_for(lambda: gone(pids), "the workers to stop", deadline=5)
     assert list(workdir.iterdir()) == []
@@ -126,7 +126,7 @@ def endless_hang(record: int) -> Iterator[tuple[int, int]]:
 def test_timeout_stops_a_hung_mapper_promptly(start_method: str) -> None:
     """A hung mapper never hangs the caller: JobTimeout about when the timeout ends."""
     started = time.monotonic()
-    with pytest.raises(JobTimeout, match="timeout of 0.5 s"):
+    with pytest.raises(JobTimeout, match=r"timeout of 0\.5 s"):
         mapreduce(
             endless_hang,
             lambda k, vs: 0,
