@@ -111,7 +111,11 @@ class ReduceState:
             self.next_index += 1
 
     def _ingest(self, segment: Segment) -> None:
-        keys, values = read_segment(segment)
+        try:
+            keys, values = read_segment(segment)
+        except BaseException as exc:
+            exc.add_note(f"mapred: decoding the shuffle input of {self.task.describe()}")
+            raise
         groups = self.groups
         count = 0
         for key, key_values in zip(keys, values, strict=True):

@@ -71,6 +71,16 @@ class Trigger:
         return (_unpickle_trigger, (self.value, self.how, self.marker))
 
 
+class Landmine:
+    """A value that fires a fault when the *reduce* task decodes it from the shuffle."""
+
+    def __init__(self, value: int, how: str, marker: str | None) -> None:
+        self.value, self.how, self.marker = value, how, marker
+
+    def __reduce__(self) -> Any:
+        return (_unpickle_trigger, (self.value, self.how, self.marker))
+
+
 def records(where: str, how: str, marker: str | None) -> list[Any]:
     """The job's input: ints, with a Trigger at TRIGGER_RECORD for task unpickling."""
     data: list[Any] = list(range(N_RECORDS))
@@ -85,6 +95,9 @@ def mapper(where: str, how: str, marker: str | None, record: Any) -> Iterator[tu
         fire(how, marker)
     if where == "map output" and value == TRIGGER_RECORD:
         yield value % N_KEYS, Bomb(value, how, marker)
+        return
+    if where == "reduce input" and value == TRIGGER_RECORD:
+        yield value % N_KEYS, Landmine(value, how, marker)
         return
     yield value % N_KEYS, value
 

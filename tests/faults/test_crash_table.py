@@ -2,7 +2,8 @@
 answer after a retry, or the promised error, and leaves nothing behind.
 
 *where*: mapper, combiner, reducer, map output (a value whose pickling fails),
-task unpickling (a record whose unpickling fails in the worker).
+task unpickling (a record whose unpickling fails in the map worker), reduce input
+(a value whose unpickling fails in the reduce task, while it ingests the shuffle).
 *how*: raise, sys.exit, os._exit, SIGKILL of self, segfault.
 Deaths (os._exit, SIGKILL, segfault) fire once and must be retried; exceptions are
 never retried and come back as SPEC 5 says. The no_leaks fixture checks processes
@@ -12,17 +13,19 @@ and temp files after every case.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from mapred import MapredError, WorkerLost, mapreduce
 from mapred.errors import RemoteTraceback
+from mapred.maptask import MAP_BUFFER_PAIRS
 from tests.faults import faulty
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
-WHERE = ["mapper", "combiner", "reducer", "map output", "task unpickling"]
+WHERE = ["mapper", "combiner", "reducer", "map output", "task unpickling", "reduce input"]
 DEATHS = ["os_exit", "sigkill", "segfault"]
 EXCEPTIONS = ["raise", "sys_exit"]
 
@@ -34,7 +37,7 @@ def run(where: str, how: str, marker: str | None, start_method: str, **options: 
         faulty.records(where, how, marker),
         # A Bomb must reach the encoder as it is, not summed by a combiner first.
         combiner=None
-        if where == "map output"
+        if where in ("map output", "reduce input")
         else functools.partial(faulty.combiner, where, how, marker),
         workers=2,
         reducers=3,
@@ -78,7 +81,12 @@ def test_an_exception_stops_the_job_with_type_cause_and_note(
     error = info.value
     notes = "\n".join(getattr(error, "__notes__", []))
     assert "mapred:" in notes
-    phase = {"mapper": "map task", "combiner": "combiner", "reducer": "reducer"}.get(where, "task")
+    phase = {
+        "mapper": "map task",
+        "combiner": "combiner",
+        "reducer": "reducer",
+        "reduce input": "reduce task",
+    }.get(where, "task")
     assert phase in notes
     cause = error.__cause__
     while cause is not None and not isinstance(cause, RemoteTraceback):
@@ -98,3 +106,44 @@ def test_a_task_that_always_dies_is_worker_lost(where: str, start_method: str) -
     assert "SIGKILL" in message
     assert "all 2 attempts" in message
     assert info.value.exitcode == -9
+
+
+def flood_then_die(marker: str, record: int) -> Iterator[tuple[int, int]]:
+    """Record 0 yields more pairs than the map buffer holds (a flush writes output);
+    record 1 then kills the worker on the first attempt."""
+    if record == 0:
+        for i in range(MAP_BUFFER_PAIRS + 1000):
+            yield i % 101, 1
+    elif record == 1:
+        faulty.fire("sigkill", marker)
+    yield -1, record
+
+
+def test_death_after_part_of_the_output_was_written(start_method: str, tmp_path: Any) -> None:
+    """A map attempt that already flushed output, then died: its output never counts."""
+    marker = str(tmp_path / "fired")
+    data = [0, 1, 2]
+    result = mapreduce(
+        flood_then_die_partial(marker),
+        faulty_sum,
+        data,
+        workers=2,
+        chunksize=3,
+        start_method=start_method,
+    )
+    assert (tmp_path / "fired").exists()
+    expected = {i: 0 for i in range(101)}
+    for i in range(MAP_BUFFER_PAIRS + 1000):
+        expected[i % 101] += 1
+    expected[-1] = sum(data)
+    assert dict(result) == dict(sorted(expected.items()))
+    assert result.counters["mapred"]["task_retries"] == 1
+    assert result.counters["mapred"]["map_output_records"] == MAP_BUFFER_PAIRS + 1000 + 3
+
+
+def flood_then_die_partial(marker: str) -> Any:
+    return functools.partial(flood_then_die, marker)
+
+
+def faulty_sum(key: int, values: Iterator[int]) -> int:
+    return sum(values)
