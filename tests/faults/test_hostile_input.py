@@ -109,7 +109,7 @@ def test_a_fifo_is_streamed_by_the_driver(engine: Engine, tmp_path: Path) -> Non
 def test_a_missing_path_is_file_not_found_naming_it(tmp_path: Path) -> None:
     """read_text of a missing path fails at once, naming the path."""
     missing = tmp_path / "nope.txt"
-    with pytest.raises(FileNotFoundError, match="nope.txt"):
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt"):
         read_text(str(missing))
 
 
