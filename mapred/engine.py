@@ -401,7 +401,7 @@ def _make_workdir() -> str:
     return tempfile.mkdtemp(prefix="mapred-", dir=base)
 
 
-def _prepare_output(output: Any) -> str:
+def _prepare_output(output: str | os.PathLike[str]) -> str:
     directory = os.fspath(output)
     if os.path.exists(directory):
         if not os.path.isdir(directory):

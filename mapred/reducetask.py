@@ -253,7 +253,8 @@ class _PartWriter:
 
 def _pack_output(packer: Any, key: Any, value: Any) -> bytes:
     try:
-        return bytes(packer.pack(key)) + packer.pack(value)
+        data: bytes = packer.pack(key) + packer.pack(value)
+        return data
     except Exception as exc:
         raise TypeError(
             f"reducer returned a value that cannot be stored for key {short_repr(key)}: "
