@@ -3,7 +3,7 @@
 One map task reads its input (a byte-range split of a file, which it opens itself,
 or a chunk of records the driver sent), feeds every record to the mapper, and groups
 the pairs by key in a dict, keeping each key's values in the order they were made.
-Past ``MAP_BUFFER_PAIRS`` pairs it *flushes*: applies the combiner to each key's
+Past :func:`buffer_pairs` pairs it *flushes*: applies the combiner to each key's
 values, partitions the keys, and encodes one segment per reduce partition. All of a
 task attempt's segments go to one file named after the attempt, so the output of an
 attempt that dies is simply never referenced.
@@ -36,6 +36,12 @@ from mapred.splits import FileSplit, read_split
 # roughly 100 bytes when every key is new). A count, not a size or a time, so the
 # combiner always sees the same groups: results never depend on timing.
 MAP_BUFFER_PAIRS = 500_000
+# What one buffered pair may cost when its key is new: a str key (~60 bytes), a dict
+# slot (~40) and a one-item list (~60). The buffer also stays under the task's share
+# of memory_limit, counted at this price, but never below MIN_BUFFER_PAIRS (a flush
+# per handful of pairs would only make more, smaller segments).
+MAP_PAIR_BYTES = 150
+MIN_BUFFER_PAIRS = 1024
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,7 @@ def _map_records(
     job: LoadedJob, task: MapTask, records: Iterable[Any], output: _Output, counters: Counters
 ) -> None:
     mapper = job.mapper
+    limit = buffer_pairs(job.spec.memory_limit)
     buffer: dict[Any, list[Any]] = {}
     pending = 0
     n_records = 0
@@ -146,16 +153,16 @@ def _map_records(
             n_records += 1
             for pair in mapper(record):
                 key, value = pair
-                values = buffer.get(key)
-                if values is None:
+                # Subscript and catch: cheaper than dict.get() when most keys repeat.
+                try:
+                    buffer[key].append(value)
+                except KeyError:
                     buffer[key] = [value]
-                else:
-                    values.append(value)
                 pending += 1
-            if pending >= MAP_BUFFER_PAIRS:
-                _flush(job, task, buffer, output, counters)
-                buffer = {}
-                pending = 0
+                if pending >= limit:  # checked per pair: one record may yield millions
+                    _flush(job, task, buffer, output, counters)
+                    buffer = {}
+                    pending = 0
             pair = None
     except BaseException as exc:  # SystemExit from user code too: it fails this task
         if _noted(exc):  # the combiner failed during a flush: already explained
@@ -163,6 +170,20 @@ def _map_records(
         raise _explain(exc, task, record, pair, n_records) from None
     add_builtin(counters, INPUT_RECORDS, n_records)
     _flush(job, task, buffer, output, counters)
+
+
+def buffer_pairs(memory_limit: int) -> int:
+    """Pairs a map task buffers before a flush, for a task's share of ``memory_limit``.
+
+    ``MAP_BUFFER_PAIRS``, or fewer when the budget is small: a buffered pair is
+    counted at ``MAP_PAIR_BYTES``, the cost of a pair whose key is new (the worst
+    case; a repeated key costs a list slot). Depends on the budget only, never on
+    timing, so the combiner always sees the same groups.
+
+    >>> buffer_pairs(1 << 30), buffer_pairs(1 << 20), buffer_pairs(1)
+    (500000, 6990, 1024)
+    """
+    return max(MIN_BUFFER_PAIRS, min(MAP_BUFFER_PAIRS, memory_limit // MAP_PAIR_BYTES))
 
 
 def _noted(exc: BaseException) -> bool:
