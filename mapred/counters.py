@@ -8,8 +8,10 @@ process per record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from typing import Any
 
 from mapred.errors import MapredError
 
@@ -104,3 +106,89 @@ def merge_into(total: Counters, delta: Mapping[str, Mapping[str, int]]) -> None:
 def empty_totals() -> Counters:
     """Job totals with every built-in counter present at zero."""
     return {BUILTIN_GROUP: dict.fromkeys(BUILTIN_COUNTERS, 0)}
+
+
+# How often a running map task reports how many records it has read: often enough
+# for a live progress bar, rare enough that the Manager round trip (~0.1 ms) is noise.
+LIVE_REPORT_SECONDS = 0.5
+
+
+class LiveCounters:
+    """Live progress totals, shared with the workers through a ``multiprocessing`` Manager.
+
+    Only the progress bar reads them; ``Result.counters`` comes from committed task
+    results alone. A map task adds to ``in_flight[index]`` every
+    ``LIVE_REPORT_SECONDS`` while it reads (one Manager call, never one per record);
+    the driver moves a task's count into ``totals`` when it commits the task, or drops
+    it when the attempt fails. The Manager's server process exits with the driver.
+    """
+
+    def __init__(self, context: Any) -> None:
+        from multiprocessing.managers import SyncManager
+
+        # Like a worker, the server process holds a lifeline the driver never writes:
+        # end-of-file means the driver is gone, however it died. (Its parent pid is no
+        # use: under forkserver the parent is the fork server, which in turn waits for
+        # its children.)
+        lifeline_read, self._lifeline = context.Pipe(duplex=False)
+        self._manager = SyncManager(ctx=context)
+        # Under fork the server inherits the write end too; it must close its copy.
+        inherited = [self._lifeline.fileno()] if context.get_start_method() == "fork" else []
+        self._manager.start(_exit_with_driver, (lifeline_read, inherited))
+        lifeline_read.close()
+        self.in_flight: Any = self._manager.dict()
+        self.totals: Any = self._manager.dict({INPUT_RECORDS: 0})
+
+    @property
+    def driver_fds(self) -> list[int]:
+        """Descriptors a worker forked later must close, or it keeps the server alive."""
+        return [self._lifeline.fileno()]
+
+    def commit(self, index: int, counters: Counters) -> None:
+        """A map task committed: its exact count replaces its live estimate."""
+        self.in_flight.pop(index, None)
+        added = counters.get(BUILTIN_GROUP, {}).get(INPUT_RECORDS, 0)
+        self.totals[INPUT_RECORDS] = self.totals[INPUT_RECORDS] + added
+
+    def discard(self, index: int) -> None:
+        """A map attempt failed: forget what it had read."""
+        self.in_flight.pop(index, None)
+
+    def records(self) -> int:
+        """Input records read so far: committed tasks plus running ones."""
+        return int(self.totals[INPUT_RECORDS]) + int(sum(self.in_flight.values()))
+
+    def close(self) -> None:
+        self._manager.shutdown()
+        self._lifeline.close()
+
+
+def _exit_with_driver(lifeline: Any, inherited: list[int]) -> None:
+    """Runs in the Manager's server process: exit when the driver's lifeline breaks."""
+    import threading
+
+    for fd in inherited:
+        with suppress(OSError):
+            os.close(fd)
+
+    def watch() -> None:
+        with suppress(EOFError, OSError):
+            lifeline.recv_bytes()
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def report_progress(blocks: Iterable[list[Any]], live: Any, index: int) -> Iterator[list[Any]]:
+    """Pass blocks of records through, telling ``live.in_flight`` how many went by."""
+    import time
+
+    done = 0
+    last = time.monotonic()
+    for block in blocks:
+        yield block
+        done += len(block)
+        now = time.monotonic()
+        if now - last >= LIVE_REPORT_SECONDS:
+            live[index] = done
+            last = now

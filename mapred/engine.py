@@ -52,6 +52,7 @@ from mapred.counters import (
     BUILTIN_GROUP,
     TASK_RETRIES,
     Counters,
+    LiveCounters,
     empty_totals,
     merge_into,
 )
@@ -356,22 +357,27 @@ def _run(
     reducers = reducers or engine.workers
     concurrent_reduces = max(1, min(backend.slots(), reducers))
     workdir = _make_workdir() if not _is_dask_client(engine.backend_name) else None
-    spec = JobSpec(
-        job_id=uuid.uuid4().hex,
-        mapper=pickled["mapper"],
-        reducer=pickled["reducer"],
-        combiner=pickled["combiner"],
-        partitioner=pickled["partitioner"],
-        reducers=reducers,
-        workdir=workdir,
-        memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
-        output_dir=output_dir,
-    )
+    live: LiveCounters | None = None
     succeeded = False
     try:
+        if options.get("progress"):
+            live = _start_live_counters(backend)
+        spec = JobSpec(
+            job_id=uuid.uuid4().hex,
+            mapper=pickled["mapper"],
+            reducer=pickled["reducer"],
+            combiner=pickled["combiner"],
+            partitioner=pickled["partitioner"],
+            reducers=reducers,
+            workdir=workdir,
+            memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
+            output_dir=output_dir,
+            live=live.in_flight if live is not None else None,
+        )
         run = _JobRun(
             backend, spec, _plan_map_tasks(data, chunksize), max_retries, timeout, started
         )
+        run.live = live
         if options.get("progress"):
             from mapred.progress import ProgressBar
 
@@ -389,10 +395,23 @@ def _run(
         return result
     finally:
         with _sigint_deferred():
+            if live is not None:
+                live.close()
+                backend.extra_driver_fds = []  # type: ignore[attr-defined]
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
             if output_dir is not None:
                 _finish_output(output_dir, succeeded)
+
+
+def _start_live_counters(backend: Backend) -> LiveCounters | None:
+    """Manager-backed live progress, for a pool of local worker processes."""
+    context = getattr(backend, "context", None)
+    if context is None:
+        return None
+    live = LiveCounters(context)
+    backend.extra_driver_fds = live.driver_fds  # type: ignore[attr-defined]
+    return live
 
 
 def _make_workdir() -> str:
@@ -501,6 +520,8 @@ class _JobRun:
         self.timeout = timeout
         self.counters: Counters = empty_totals()
         self.progress: Any = None
+        self.live: LiveCounters | None = None
+        self._live_shown = 0.0
         self.idle = set(range(backend.slots()))
         self.running: dict[int, MapTask | ReduceTask] = {}
         self.retries: deque[MapTask] = deque()
@@ -517,10 +538,21 @@ class _JobRun:
                 for event in self.backend.wait(self._wait_time()):
                     self._handle(event)
                 self._check_deadline()
+                self._show_live()
         except BaseException:
             self._stop_running()
             raise
         return [self.reduced[p] for p in range(self.spec.reducers)]
+
+    def _show_live(self) -> None:
+        """Move the progress bar with the records running map tasks have read."""
+        now = time.monotonic()
+        if self.live is None or self.progress is None or now - self._live_shown < 0.25:
+            return
+        self._live_shown = now
+        records_read = getattr(self.progress, "records_read", None)
+        if records_read is not None:
+            records_read(self.live.records())
 
     def _wait_time(self) -> float:
         if self.deadline is None:
@@ -591,6 +623,8 @@ class _JobRun:
     def _commit_map(self, result: MapResult) -> None:
         self.committed[result.index] = result.segments
         merge_into(self.counters, result.counters)
+        if self.live is not None:
+            self.live.commit(result.index, result.counters)
         for slot, task in self.running.items():
             if isinstance(task, ReduceTask):
                 self.backend.forward(slot, result.index, result.segments[task.partition])
@@ -618,6 +652,8 @@ class _JobRun:
             )
         self.counters[BUILTIN_GROUP][TASK_RETRIES] += 1
         if isinstance(task, MapTask):
+            if self.live is not None:
+                self.live.discard(task.index)
             if self.spec.workdir is not None:
                 name = f"map-{task.index:06d}-{task.attempt}.bin"
                 with suppress(FileNotFoundError):

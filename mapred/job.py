@@ -21,6 +21,7 @@ class JobSpec:
             output in memory (the Dask backend ships it with the task result).
         memory_limit: shuffle memory budget of one reduce task, in bytes.
         output_dir: where reduce tasks write part files, or None for a temporary place.
+        live: where running map tasks report records read, when a progress bar is shown.
     """
 
     job_id: str
@@ -32,6 +33,7 @@ class JobSpec:
     workdir: str | None
     memory_limit: int
     output_dir: str | None = None
+    live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
 
 
 @dataclass

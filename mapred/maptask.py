@@ -11,6 +11,7 @@ attempt that dies is simply never referenced.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -23,13 +24,14 @@ from mapred.counters import (
     SHUFFLE_BYTES,
     Counters,
     add_builtin,
+    report_progress,
     task_counters,
 )
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
 from mapred.serde import make_packer
 from mapred.shuffle import Segment, checked_partitioner, partition_for
-from mapred.splits import FileSplit, read_split
+from mapred.splits import FileSplit, read_split, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes segments:
 # larger buffers combine better, smaller ones bound a worker's memory (a pair costs
@@ -120,7 +122,12 @@ def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     with task_counters() as counters:
         try:
             records: Iterable[Any]
-            if task.split is not None:
+            if task.split is not None and spec.live is not None:
+                blocks = read_split_blocks(task.split, task.encoding, task.errors)
+                records = itertools.chain.from_iterable(
+                    report_progress(blocks, spec.live, task.index)
+                )
+            elif task.split is not None:
                 records = read_split(task.split, task.encoding, task.errors)
             else:
                 records = task.records or ()

@@ -434,6 +434,16 @@ def read_split(split: FileSplit, encoding: str, errors: str) -> Iterator[str]:
     return itertools.chain.from_iterable(_split_blocks(split, encoding, errors))
 
 
+def read_split_blocks(split: FileSplit, encoding: str, errors: str) -> Iterator[list[str]]:
+    """The lines of one split in blocks (lists of lines), as :func:`read_split` reads them.
+
+    For callers that want to do something between blocks, like reporting progress.
+    """
+    lines = read_split(split, encoding, errors)  # checks the arguments
+    del lines
+    return _split_blocks(split, encoding, errors)
+
+
 def iter_stream_lines(source: str, encoding: str, errors: str) -> Iterator[str]:
     """The lines of a stream, read block by block as they arrive (never whole).
 

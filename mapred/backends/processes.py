@@ -49,6 +49,9 @@ class ProcessBackend:
         self.start_method = self.context.get_start_method()
         self._workers: list[_Worker | None] = [None] * workers
         self._closed = False
+        # Other driver-side descriptors a worker forked now must close (a job's Manager
+        # lifeline): set by the engine for the length of a job.
+        self.extra_driver_fds: list[int] = []
         for slot in range(workers):
             self._workers[slot] = self._start()
 
@@ -60,7 +63,7 @@ class ProcessBackend:
             # The child inherits every descriptor the driver holds; it must close the
             # driver's ends or it would keep them (and its siblings) from ever seeing EOF.
             close_fds = [fd for w in self._workers if w is not None for fd in w.driver_fds]
-            close_fds += [conn.fileno(), lifeline_write.fileno()]
+            close_fds += [conn.fileno(), lifeline_write.fileno(), *self.extra_driver_fds]
         process = self.context.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(child_conn, lifeline_read, close_fds),

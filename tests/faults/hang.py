@@ -1,6 +1,6 @@
 """A job whose mapper announces itself and then hangs: the target of the signal tests.
 
-Run as ``python -m tests.faults.hang MARKER_DIR [workers]``: each worker that starts
+Run as ``python -m tests.faults.hang MARKER_DIR [workers [progress]]``: each worker that starts
 mapping writes ``MARKER_DIR/pid-<pid>`` and blocks forever; the test waits for those
 files, then signals or kills this driver and checks what is left.
 """
@@ -29,6 +29,7 @@ def main() -> None:
 
     marker_dir = sys.argv[1]
     workers = int(sys.argv[2]) if len(sys.argv) > 2 else 2
+    progress = len(sys.argv) > 3 and sys.argv[3] == "progress"
     try:
         mapreduce(
             functools.partial(hang, marker_dir),
@@ -36,6 +37,7 @@ def main() -> None:
             range(100),
             workers=workers,
             chunksize=1,
+            progress=progress,
         )
     except KeyboardInterrupt:
         print("KeyboardInterrupt", flush=True)

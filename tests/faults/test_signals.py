@@ -38,7 +38,7 @@ def wait_for(predicate: Any, what: str, deadline: float = DEADLINE) -> None:
 
 
 def start_driver(
-    tmp_path: Path, start_method: str
+    tmp_path: Path, start_method: str, progress: bool = False
 ) -> tuple[subprocess.Popen[str], list[int], Path]:
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -48,11 +48,11 @@ def start_driver(
     script = (
         "import multiprocessing, os, sys; "
         "multiprocessing.set_start_method(os.environ['MAPRED_START_METHOD']); "
-        "sys.argv = ['hang', sys.argv[1]]; "
+        "sys.argv = ['hang', sys.argv[1], '2', sys.argv[2]]; "
         "from tests.faults.hang import main; main()"
     )
     driver = subprocess.Popen(
-        [sys.executable, "-c", script, str(markers)],
+        [sys.executable, "-c", script, str(markers), "progress" if progress else "quiet"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -108,10 +108,14 @@ def test_a_second_ctrl_c_during_cleanup_still_cleans_up(tmp_path: Path) -> None:
     assert list(workdir.iterdir()) == []
 
 
-def test_workers_exit_when_the_driver_is_sigkilled(start_method: str, tmp_path: Path) -> None:
-    """A SIGKILLed driver cannot clean up, so its workers notice, remove the job's
-    directory and exit on their own: no orphans burning CPU."""
-    driver, pids, workdir = start_driver(tmp_path, start_method)
+@pytest.mark.parametrize("progress", [False, True], ids=["quiet", "progress"])
+def test_workers_exit_when_the_driver_is_sigkilled(
+    start_method: str, progress: bool, tmp_path: Path
+) -> None:
+    """A SIGKILLed driver cannot clean up, so its workers (and, with a progress bar,
+    the Manager process) notice, remove the job's directory and exit on their own."""
+    driver, pids, workdir = start_driver(tmp_path, start_method, progress)
+    pids = [p.pid for p in psutil.Process(driver.pid).children(recursive=True)]
     driver.kill()
     driver.communicate(timeout=DEADLINE)
     wait_for(lambda: gone(pids), "orphaned workers to exit", deadline=10)
