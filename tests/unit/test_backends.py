@@ -68,7 +68,8 @@ def test_a_map_then_a_reduce_task_with_a_forwarded_commit(
     job = spec(str(tmp_path))
     backend.submit(0, job, MapTask(0, 1, records=["a b a"]))
     (done,) = wait_events(backend)
-    assert done.kind == "done" and isinstance(done.payload, MapResult)
+    assert done.kind == "done"
+    assert isinstance(done.payload, MapResult)
     backend.submit(
         1, job, ReduceTask(0, 1, n_maps=2, committed=((0, tuple(done.payload.segments[0])),))
     )
@@ -103,7 +104,8 @@ def test_a_killed_worker_is_reported_with_its_signal(
     (done,) = wait_events(backend)
     assert done.kind == "done"
     fresh = backend._workers[0]
-    assert fresh is not None and fresh.process.pid != pid
+    assert fresh is not None
+    assert fresh.process.pid != pid
 
 
 def test_a_user_exception_is_an_error_event(backend: ProcessBackend, tmp_path: Path) -> None:
