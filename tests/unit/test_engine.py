@@ -11,7 +11,8 @@ import pytest
 
 import mapred
 from mapred import Engine, MapredError, increment, mapreduce, read_text
-from mapred.engine import exit_reason, parse_size
+from mapred.driver import exit_reason
+from mapred.engine import parse_size
 from mapred.errors import RemoteTraceback
 
 
