@@ -9,6 +9,7 @@ process per record.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -42,7 +43,9 @@ BUILTIN_COUNTERS = (
 
 Counters = dict[str, dict[str, int]]
 
-_current: Counters | None = None  # the running task's buffer; one task per process at a time
+# The running task's buffer, per thread: a Dask worker runs one task per thread, several
+# at once, and each must count into its own buffer (a module global would mix them up).
+_local = threading.local()
 
 
 def increment(name: str, amount: int = 1, group: str = USER_GROUP) -> None:
@@ -66,21 +69,23 @@ def increment(name: str, amount: int = 1, group: str = USER_GROUP) -> None:
         raise TypeError(f"increment() amount must be an int, got {type(amount).__name__}")
     if group == BUILTIN_GROUP:
         raise ValueError(f"counter group {BUILTIN_GROUP!r} is reserved for built-in counters")
-    if _current is None:
+    current: Counters | None = getattr(_local, "counters", None)
+    if current is None:
         raise MapredError("increment() must be called inside a mapper, combiner or reducer")
-    bucket = _current.setdefault(group, {})
+    bucket = current.setdefault(group, {})
     bucket[name] = bucket.get(name, 0) + amount
 
 
 @contextmanager
 def task_counters() -> Iterator[Counters]:
     """Collect the counters of one task: ``increment()`` calls land in the yielded dict."""
-    global _current
-    previous, _current = _current, {}
+    previous: Counters | None = getattr(_local, "counters", None)
+    current: Counters = {}
+    _local.counters = current
     try:
-        yield _current
+        yield current
     finally:
-        _current = previous
+        _local.counters = previous
 
 
 def add_builtin(counters: Counters, name: str, amount: int) -> None:
