@@ -114,7 +114,8 @@ class Engine:
     Result({0: 20, 1: 25})
 
     Args:
-        workers: worker processes; default ``os.cpu_count()``.
+        workers: worker processes; default ``os.cpu_count()``, or with a Dask client
+            the cluster's worker threads (it is the default number of reducers).
         backend: ``None``/``"processes"`` (local processes), ``"serial"`` (everything
             in this process, for pdb), or a ``dask.distributed.Client``.
         start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``; default: the platform's.
@@ -142,6 +143,7 @@ class Engine:
         if unknown:
             raise TypeError(f"Engine() got unexpected arguments: {', '.join(sorted(unknown))}")
         self.workers = workers or os.cpu_count() or 1
+        self._workers_given = workers is not None
         self.backend_name = backend
         self.start_method = start_method
         self.defaults = defaults
@@ -157,6 +159,8 @@ class Engine:
                 from mapred.backends.dask import DaskBackend
 
                 self._backend = DaskBackend(self.backend_name)
+                if not self._workers_given:  # the driver's cores say nothing about the cluster
+                    self.workers = max(1, self._backend.threads())
             else:
                 from mapred.backends.processes import ProcessBackend
 
@@ -340,6 +344,7 @@ def _run(
             memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
             output_dir=output_dir,
             live=live.in_flight if live is not None else None,
+            max_retries=max_retries,
         )
         run = JobRun(backend, spec, plan_map_tasks(data, chunksize), max_retries, timeout, started)
         run.live = live

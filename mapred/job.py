@@ -22,6 +22,8 @@ class JobSpec:
         memory_limit: shuffle memory budget of one reduce task, in bytes.
         output_dir: where reduce tasks write part files, or None for a temporary place.
         live: where running map tasks report records read, when a progress bar is shown.
+        max_retries: extra attempts for a task whose worker died. The driver enforces
+            it; a backend whose cluster re-runs tasks by itself (Dask) enforces it too.
     """
 
     job_id: str
@@ -34,6 +36,7 @@ class JobSpec:
     memory_limit: int
     output_dir: str | None = None
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
+    max_retries: int = 3
 
 
 @dataclass
