@@ -1,58 +1,166 @@
-"""The progress bar on stderr: map tasks (or input bytes) done, records/s, reduce phase.
+"""The progress bar on stderr: the map phase, then the reduce phase.
 
-The driver owns the bar and moves it when a task commits, so it shows only work
-that counts; it never writes to stdout.
+::
+
+    map:  77%|███████▋  | 15.7M/20.4M [00:00<00:00, 38.0MB/s, 15/20 splits, 113k records, ...]
+    reduce:  50%|█████     | 1/2 partitions [00:01, 2,394 keys]
+
+The map phase counts input bytes when the input is only regular files (their sizes
+are known before the job starts), else map tasks (their number is known once the input
+is exhausted, for a stream at its end). Records per second are the input records of the
+map tasks over the time since the job started; the driver may also report the records
+that running map tasks have read so far (:meth:`ProgressBar.records_read`), so that the
+count moves while a large split is still being read. When the last map task has
+committed, the bar becomes a reduce bar over the reduce partitions.
+
+The driver owns the bar and moves it when a task commits, so it shows only work that
+counts (a failed attempt moves nothing). It writes to stderr only, never to stdout, and
+clears itself when the job ends. A bar that cannot be drawn (stderr closed) turns itself
+off: the display must never fail the job.
 """
 
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 from mapred.counters import BUILTIN_GROUP, INPUT_RECORDS
 from mapred.splits import TextInput
 
+# Seconds between redraws: often enough to look alive, rarely enough to cost nothing.
+REFRESH_SECONDS = 0.2
+
 
 class ProgressBar:
-    """A tqdm bar over the map phase, then over the reduce phase."""
+    """A tqdm bar over the map phase, then over the reduce phase.
+
+    Args:
+        data: the job's input; a :class:`~mapred.splits.TextInput` of regular files
+            gives a bar over bytes, anything else a bar over map tasks.
+    """
 
     def __init__(self, data: Any) -> None:
-        from tqdm import tqdm
-
-        total_bytes = data.total_bytes() if isinstance(data, TextInput) else None
-        self._by_bytes = bool(total_bytes) and not (isinstance(data, TextInput) and data.streams)
-        self._records = 0
-        self._bar: Any = tqdm(
+        self._started = time.monotonic()
+        self._records = 0  # input records of committed map tasks
+        self._live_records = 0  # the same plus what running map tasks have read so far
+        self._maps_done = 0
+        self._n_maps: int | None = None
+        self._reducers: int | None = None
+        self._reduces_done = 0
+        self._keys = 0
+        self._splits: int | None = None
+        total_bytes = None
+        if isinstance(data, TextInput) and not data.streams:
+            try:
+                total_bytes = data.total_bytes()
+                self._splits = len(data.plan_splits())
+            except (OSError, ValueError):  # the engine will report it; just draw less
+                total_bytes = self._splits = None
+        self._by_bytes = bool(total_bytes)
+        self._bar: Any = None
+        self._reducing = False
+        self._draw(
             total=total_bytes if self._by_bytes else None,
             unit="B" if self._by_bytes else " tasks",
             unit_scale=self._by_bytes,
             desc="map",
-            file=sys.stderr,
-            dynamic_ncols=True,
-            leave=False,
         )
-        self._reduce_bar: Any = None
-        self._reducers_done = 0
+
+    def _draw(self, **options: Any) -> None:
+        """Start a bar; on failure go quiet."""
+        try:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                file=sys.stderr,
+                dynamic_ncols=True,
+                leave=False,
+                mininterval=REFRESH_SECONDS,
+                **options,
+            )
+        except (OSError, ValueError):
+            self._bar = None
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> None:
+        """Call a method of the bar; a bar that cannot write (stderr closed) goes quiet."""
+        if self._bar is None:
+            return
+        try:
+            getattr(self._bar, method)(*args, **kwargs)
+        except (OSError, ValueError):
+            self._bar = None
 
     def maps_planned(self, n_maps: int) -> None:
         """All input is planned: the map phase has ``n_maps`` tasks."""
-        if not self._by_bytes:
+        self._n_maps = n_maps
+        if self._splits is None and not self._by_bytes and self._bar is not None:
             self._bar.total = n_maps
-            self._bar.refresh()
+            self._call("refresh")
+        self._maybe_start_reduce()
 
     def map_done(self, result: Any) -> None:
         """A map task committed."""
+        self._maps_done += 1
         self._records += result.counters.get(BUILTIN_GROUP, {}).get(INPUT_RECORDS, 0)
-        self._bar.set_postfix_str(f"{self._records:,} records", refresh=False)
-        if self._by_bytes:
-            self._bar.update(result.input_bytes)
-        else:
-            self._bar.update(1)
+        if self._reducers is None:
+            self._reducers = len(getattr(result, "segments", None) or ()) or None
+        self._set_postfix()
+        self._call("update", result.input_bytes if self._by_bytes else 1)
+        self._maybe_start_reduce()
+
+    def records_read(self, records: int) -> None:
+        """Input records read so far, running map tasks included (the driver's live count)."""
+        if self._reducing:
+            return
+        self._live_records = records
+        self._set_postfix()
+        self._call("update", 0)  # redraws if REFRESH_SECONDS have passed
+
+    def _set_postfix(self) -> None:
+        records = max(self._records, self._live_records)
+        elapsed = max(time.monotonic() - self._started, 1e-9)
+        postfix = f"{_si(records)} records, {_si(records / elapsed)} records/s"
+        if self._splits is not None:
+            postfix = f"{self._maps_done}/{self._splits} splits, {postfix}"
+        self._call("set_postfix_str", postfix, refresh=False)
+
+    def _maybe_start_reduce(self) -> None:
+        if self._reducing or self._n_maps is None or self._maps_done < self._n_maps:
+            return
+        self._reducing = True
+        self._call("close")
+        # No rate: partitions finish in a burst at the end, so a rate says nothing.
+        counted = "{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}" if self._reducers else "{n_fmt}"
+        self._draw(
+            total=self._reducers,
+            desc="reduce",
+            bar_format="{desc}: " + counted + " partitions [{elapsed}{postfix}]",
+        )
 
     def reduce_done(self, result: Any) -> None:
         """A reduce task committed."""
-        self._reducers_done += 1
-        self._bar.set_description_str(f"reduce {self._reducers_done} done", refresh=True)
+        self._reduces_done += 1
+        self._keys += getattr(result, "keys", 0) or 0
+        self._call("set_postfix_str", f"{self._keys:,} keys", refresh=False)
+        self._call("update", 1)
 
     def close(self) -> None:
-        self._bar.close()
+        """Clear the bar from the terminal."""
+        self._call("close")
+        self._bar = None
+
+
+def _si(number: float) -> str:
+    """A count for humans: ``950``, ``12.3k``, ``1.64M``.
+
+    >>> _si(950), _si(12_345), _si(1_640_000)
+    ('950', '12.3k', '1.64M')
+    """
+    if number < 1000:
+        return f"{number:.0f}"
+    for unit in ("k", "M", "G", "T"):
+        number /= 1000
+        if number < 999.5:
+            return f"{number:.3g}{unit}"
+    return f"{number:.0f}T"

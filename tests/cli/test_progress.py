@@ -1,0 +1,117 @@
+"""The progress bar (mapred.progress) driven by hand, the way the driver drives it.
+
+(It lives with the CLI tests because the CLI is what turns it on by default.)
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+import mapred.progress
+from mapred import read_text
+from mapred.progress import ProgressBar
+
+
+@pytest.fixture(autouse=True)
+def draw_every_update(monkeypatch):
+    monkeypatch.setattr(mapred.progress, "REFRESH_SECONDS", 0)
+
+
+def map_result(records: int, nbytes: int = 0, reducers: int = 2) -> SimpleNamespace:
+    return SimpleNamespace(
+        counters={"mapred": {"input_records": records}},
+        input_bytes=nbytes,
+        segments=[[] for _ in range(reducers)],
+    )
+
+
+def reduce_result(keys: int) -> SimpleNamespace:
+    return SimpleNamespace(keys=keys)
+
+
+def screen(capsys) -> list[str]:
+    """The states drawn on stderr, one per redraw."""
+    return [s.strip() for s in capsys.readouterr().err.split("\r") if s.strip()]
+
+
+def test_files_give_a_bar_over_bytes_then_partitions(tmp_path, capsys):
+    """Regular files: bytes of a known total, splits done, records and records/s; then a
+    reduce bar over the partitions with the keys made."""
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"x\n" * 1000)
+    bar = ProgressBar(read_text(str(path), split_size=1000))
+    bar.map_done(map_result(500, 1000))
+    bar.maps_planned(2)
+    bar.map_done(map_result(500, 1000))
+    bar.reduce_done(reduce_result(3))
+    bar.reduce_done(reduce_result(4))
+    bar.close()
+    states = screen(capsys)
+    assert any("1.00k/2.00k" in s and "1/2 splits" in s and "500 records" in s for s in states)
+    assert any("records/s" in s for s in states)
+    assert any(s.startswith("reduce:") and "1/2 partitions" in s and "3 keys" in s for s in states)
+    assert any("2/2 partitions" in s and "7 keys" in s for s in states)
+    assert capsys.readouterr().out == ""
+
+
+def test_iterables_give_a_bar_over_map_tasks(capsys):
+    """No known size: map tasks, whose total is known once the input is planned."""
+    bar = ProgressBar(iter(range(10)))
+    bar.map_done(map_result(64, reducers=1))
+    bar.records_read(100)  # the driver's live count, running tasks included
+    bar.maps_planned(2)
+    bar.map_done(map_result(64, reducers=1))
+    bar.reduce_done(reduce_result(5))
+    bar.close()
+    states = screen(capsys)
+    assert any("1 tasks" in s and "64 records" in s for s in states)
+    assert any("100 records" in s for s in states)
+    assert any("1/1 partitions" in s for s in states)
+
+
+def test_the_reduce_bar_starts_when_the_last_map_commits(capsys):
+    """Whether maps_planned comes before or after the last map_done."""
+    bar = ProgressBar([])
+    bar.maps_planned(1)
+    assert "reduce" not in capsys.readouterr().err
+    bar.map_done(map_result(1))
+    assert "reduce" in capsys.readouterr().err
+    bar.close()
+
+
+def test_empty_input_goes_straight_to_reduce(capsys):
+    """No map task at all: the reduce phase starts once that is known."""
+    bar = ProgressBar([])
+    bar.maps_planned(0)
+    bar.reduce_done(reduce_result(0))
+    bar.close()
+    assert "reduce: 1 partitions" in capsys.readouterr().err
+
+
+def test_streams_count_tasks(tmp_path, capsys, monkeypatch):
+    """stdin among the inputs: no total size, so the bar counts tasks."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"")))
+    bar = ProgressBar(read_text("-"))
+    bar.map_done(map_result(3))
+    bar.close()
+    assert "1 tasks" in capsys.readouterr().err
+
+
+class _Closed(io.StringIO):
+    def write(self, text: str) -> int:
+        raise OSError("stderr is gone")
+
+
+def test_a_bar_that_cannot_draw_goes_quiet(monkeypatch):
+    """stderr closed or broken: the bar turns itself off instead of failing the job."""
+    monkeypatch.setattr(sys, "stderr", _Closed())
+    bar = ProgressBar([])
+    bar.map_done(map_result(1))
+    bar.records_read(5)
+    bar.maps_planned(1)
+    bar.reduce_done(reduce_result(1))
+    bar.close()
