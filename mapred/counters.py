@@ -62,6 +62,17 @@ def increment(name: str, amount: int = 1, group: str = USER_GROUP) -> None:
     Raises:
         MapredError: when called outside a running task.
         TypeError: for a non-str name or group, or a non-int amount.
+        ValueError: for the reserved group ``"mapred"``.
+
+    Examples:
+        >>> from mapred import mapreduce
+        >>> def mapper(line):
+        ...     increment("lines")
+        ...     for word in line.split():
+        ...         yield word, 1
+        >>> result = mapreduce(mapper, lambda k, vs: sum(vs), ["a b", "b"], backend="serial")
+        >>> result.counters["user"]
+        {'lines': 2}
     """
     if not isinstance(name, str) or not isinstance(group, str):
         raise TypeError("increment() takes a str name and a str group")
@@ -164,6 +175,7 @@ class LiveCounters:
         return int(self.totals[INPUT_RECORDS]) + int(sum(self.in_flight.values()))
 
     def close(self) -> None:
+        """Stop the Manager's server process."""
         self._manager.shutdown()
         self._lifeline.close()
 

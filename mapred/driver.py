@@ -136,6 +136,7 @@ class JobRun:
         self.reduced: dict[int, ReduceResult] = {}
 
     def run(self) -> list[ReduceResult]:
+        """Run the job to the end; on any exception, stop the busy workers first."""
         try:
             while len(self.reduced) < self.spec.reducers:
                 self._dispatch()

@@ -109,9 +109,10 @@ def _check_int(name: str, value: Any, minimum: int, allow_none: bool = True) -> 
 class Engine:
     """Warm worker processes that run one job after another.
 
-    >>> with Engine(workers=2, backend="serial") as engine:
-    ...     engine.mapreduce(lambda n: [(n % 2, n)], lambda k, vs: sum(vs), range(10))
-    Result({0: 20, 1: 25})
+    The workers start when the ``with`` block begins and stop when it ends; each job
+    run with ``engine.mapreduce(...)`` in between uses them, saving the start-up of a
+    process pool per job. The engine stays usable after a failed job, and after ``close()``
+    (workers start again on the next job). It runs one job at a time.
 
     Args:
         workers: worker processes; default ``os.cpu_count()``, or with a Dask client
@@ -119,7 +120,16 @@ class Engine:
         backend: ``None``/``"processes"`` (local processes), ``"serial"`` (everything
             in this process, for pdb), or a ``dask.distributed.Client``.
         start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``; default: the platform's.
-        **defaults: default job arguments for :meth:`mapreduce`.
+        **defaults: default job arguments (``combiner``, ``reducers``, ``memory_limit``,
+            ...) for the engine's jobs; a job's own arguments override them.
+
+    Raises:
+        TypeError, ValueError: a bad argument, or an unknown default.
+
+    Examples:
+        >>> with Engine(workers=2, backend="serial") as engine:
+        ...     engine.mapreduce(lambda n: [(n % 2, n)], lambda k, vs: sum(vs), range(10))
+        Result({0: 20, 1: 25})
     """
 
     def __init__(
@@ -187,7 +197,11 @@ class Engine:
         data: Iterable[Any],
         **options: Any,
     ) -> Result | OutputResult:
-        """Run one job on this engine's workers; arguments as :func:`mapred.mapreduce`."""
+        """Run one job on this engine's workers.
+
+        Arguments as ``mapred.mapreduce``, except ``workers``, ``backend`` and
+        ``start_method``, which belong to the engine.
+        """
         unknown = set(options) - _JOB_ARGUMENTS
         if unknown:
             raise TypeError(
@@ -234,19 +248,17 @@ def mapreduce(
 ) -> Result | OutputResult:
     """Map every record, group the pairs by key, reduce each key's values.
 
-    >>> mapreduce(
-    ...     lambda word: [(word[0], 1)],
-    ...     lambda k, vs: sum(vs),
-    ...     ["apple", "avocado", "banana"],
-    ...     backend="serial",
-    ... )
-    Result({'a': 2, 'b': 1})
+    Runs ``mapper`` on every record of ``data`` in worker processes, groups the pairs
+    it yields by key, and calls ``reducer`` once per key with that key's values in
+    input order. The result is the same as a sequential loop would give, for any
+    number of workers. Starts its own workers and stops them at the end; use
+    ``Engine`` to keep them between jobs.
 
     Args:
         mapper: ``mapper(record)`` returns an iterable of ``(key, value)`` pairs.
         reducer: ``reducer(key, values)`` returns the key's value; ``values`` is an
             iterator in input order.
-        data: any iterable of records, or :func:`mapred.read_text` for text files.
+        data: any iterable of records, or ``read_text(...)`` for text files.
         combiner: ``combiner(key, values)``, applied to partial groups inside map tasks.
         workers: worker processes (default ``os.cpu_count()``).
         reducers: reduce partitions (default: ``workers``).
@@ -261,14 +273,24 @@ def mapreduce(
         output: a directory for part files; returns a lazy mapping over them.
 
     Returns:
-        A :class:`Result` (a dict in sorted key order with ``.counters`` and
-        ``.elapsed``), or an :class:`OutputResult` when ``output`` is given.
+        The ``Result``, a dict in sorted key order with ``.counters`` and
+            ``.elapsed``; or, when ``output`` is given, an ``OutputResult`` over
+            the part files.
 
     Raises:
         TypeError, ValueError: bad arguments, or a mapper breaking the contract.
         JobTimeout: the job ran past ``timeout``.
         WorkerLost: a task's worker died more than ``max_retries`` times.
         Exception: whatever a user function raised, with its original type.
+
+    Examples:
+        >>> mapreduce(
+        ...     lambda word: [(word[0], 1)],
+        ...     lambda k, vs: sum(vs),
+        ...     ["apple", "avocado", "banana"],
+        ...     backend="serial",
+        ... )
+        Result({'a': 2, 'b': 1})
     """
     with Engine(workers=workers, backend=backend, start_method=start_method) as engine:
         return _run(

@@ -66,6 +66,11 @@ class MapTask:
     errors: str = "strict"
 
     def describe(self) -> str:
+        """The task in messages and error notes.
+
+        >>> MapTask(3, 1).describe()
+        'map task 3 attempt 1'
+        """
         where = f" ({self.split.describe()})" if self.split else ""
         return f"map task {self.index} attempt {self.attempt}{where}"
 

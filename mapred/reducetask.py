@@ -72,6 +72,11 @@ class ReduceTask:
     committed: tuple[tuple[int, tuple[Segment, ...]], ...] = ()
 
     def describe(self) -> str:
+        """The task in messages and error notes.
+
+        >>> ReduceTask(1, 2, n_maps=5).describe()
+        'reduce task 1 attempt 2'
+        """
         return f"reduce task {self.partition} attempt {self.attempt}"
 
 

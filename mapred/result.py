@@ -12,9 +12,21 @@ from mapred.counters import Counters
 class Result(dict[Any, Any]):
     """Each key mapped to its reduced value, keys in sorted order.
 
+    A ``dict`` subclass, returned by ``mapreduce``: use it as any dict. It pickles
+    with its attributes.
+
     Attributes:
-        counters: ``{group: {name: int}}``; built-in counters in group ``"mapred"``.
+        counters: ``{group: {name: int}}``; built-in counters in group ``"mapred"``,
+            those of ``increment()`` in the groups it names.
         elapsed: the job's wall time in seconds.
+
+    Examples:
+        >>> from mapred import mapreduce
+        >>> result = mapreduce(lambda w: [(w, 1)], lambda k, vs: sum(vs), ["b", "a", "b"])
+        >>> result, isinstance(result, dict)
+        (Result({'a': 1, 'b': 2}), True)
+        >>> result.counters["mapred"]["output_keys"]
+        2
     """
 
     counters: Counters
@@ -35,13 +47,30 @@ class Result(dict[Any, Any]):
 class OutputResult(Mapping[Any, Any]):
     """A read-only mapping over the part files of ``mapreduce(..., output=DIR)``.
 
-    Iterating streams the part files merged in key order without loading them;
-    ``result[key]`` reads the one part file that can hold the key.
+    Returned by ``mapreduce`` when ``output`` is given; not made directly. Iterating
+    streams the part files merged in key order without loading them;
+    ``result[key]`` reads the one part file that can hold the key; ``len(result)``
+    reads none.
 
     Attributes:
         directory: the output directory.
         parts: the part file paths, one per reduce partition.
-        counters, elapsed: as for :class:`Result`.
+        counters: as for ``Result``.
+        elapsed: as for ``Result``.
+
+    Examples:
+        >>> import os, tempfile
+        >>> from mapred import mapreduce
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     out = mapreduce(
+        ...         lambda w: [(w, 1)],
+        ...         lambda k, vs: sum(vs),
+        ...         ["b", "a", "b"],
+        ...         reducers=1,
+        ...         output=os.path.join(tmp, "counts"),
+        ...     )
+        ...     print(sorted(os.listdir(out.directory)), dict(out.items()), out["b"], len(out))
+        ['_SUCCESS', 'part-00000.msgpack'] {'a': 1, 'b': 2} 2 2
     """
 
     def __init__(
@@ -62,6 +91,7 @@ class OutputResult(Mapping[Any, Any]):
         self._length: int | None = None
 
     def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
+        """Stream the ``(key, value)`` pairs of all part files, merged in key order."""
         from mapred.output import merge_parts
 
         return merge_parts(self.parts, self._natural)

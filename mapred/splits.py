@@ -133,17 +133,18 @@ class FileSplit:
 
 @dataclass(frozen=True)
 class TextInput:
-    """The lines of text files and streams, as returned by :func:`read_text`.
+    """The lines of text files and streams, as returned by ``read_text``.
 
-    The engine recognises this type as input: it plans the file splits and has
-    workers read them, then reads the streams in the driver.
+    Pass it to ``mapreduce`` as ``data``. The engine recognises this type as input:
+    it plans the file splits and has workers read them, then reads the streams in
+    the driver.
 
     Attributes:
         sources: the regular files in read order (as given, or joined to the
             directory they were found in), then the streams.
         encoding: the text encoding, as given.
         errors: the decode error handler.
-        split_size: bytes per split; ``None`` for :func:`auto_split_size`.
+        split_size: bytes per split; ``None`` for ``auto_split_size``.
         streams: the sources that are not regular files: ``"-"`` (stdin),
             FIFOs and character devices, read by the driver.
     """
@@ -204,12 +205,14 @@ def read_text(
             (every regular file below it, recursively, sorted by path), a glob
             (expanded with ``recursive=True``, matches sorted), ``"-"`` for stdin,
             a FIFO or a character device. Files keep the order given.
-        encoding: any text encoding known to :mod:`codecs`.
-        errors: one of :data:`ERROR_HANDLERS`.
+        encoding: any text encoding known to ``codecs``.
+        errors: how to handle undecodable bytes: ``"strict"`` (a ``DecodeError``
+            naming the file and line), ``"replace"``, ``"ignore"``,
+            ``"surrogateescape"`` or ``"backslashreplace"``.
         split_size: bytes per split, or ``None`` to choose from the total size.
 
     Returns:
-        A :class:`TextInput`; files are only listed here, not read.
+        The ``TextInput`` to pass as ``data``; files are only listed here, not read.
 
     Raises:
         FileNotFoundError: a path does not exist or a glob matches nothing.

@@ -78,6 +78,7 @@ class ProcessBackend:
         )
 
     def slots(self) -> int:
+        """One slot per worker process."""
         return len(self._workers)
 
     def _worker(self, slot: int) -> _Worker:
@@ -87,6 +88,7 @@ class ProcessBackend:
         return worker
 
     def submit(self, slot: int, spec: JobSpec, task: Any) -> None:
+        """Send the task (and the job, if new to this worker) down the worker's pipe."""
         worker = self._worker(slot)
         if not worker.process.is_alive():  # died while idle: not this task's fault
             self._discard(slot, kill=False)
@@ -101,6 +103,7 @@ class ProcessBackend:
         worker.busy = True
 
     def forward(self, slot: int, map_index: int, segments: Any) -> None:
+        """Send a ``("commit", ...)`` message to the reduce task on ``slot``."""
         worker = self._workers[slot]
         if worker is None:
             return
@@ -108,6 +111,7 @@ class ProcessBackend:
             send(worker.conn, ("commit", map_index, segments))
 
     def wait(self, timeout: float) -> list[Event]:
+        """Wait on the busy workers' pipes and sentinels together; results before deaths."""
         live = {slot: w for slot, w in enumerate(self._workers) if w is not None and w.busy}
         if not live:
             return []
@@ -143,6 +147,7 @@ class ProcessBackend:
         return events
 
     def reset(self, slot: int) -> None:
+        """SIGKILL the slot's worker; a fresh one starts with the next task."""
         self._discard(slot, kill=True)
 
     def _discard(self, slot: int, kill: bool) -> None:

@@ -24,6 +24,7 @@ class SerialBackend:
         self._reduce: ReduceState | None = None
 
     def slots(self) -> int:
+        """One slot: the calling process."""
         return 1
 
     def _loaded(self, spec: JobSpec) -> LoadedJob:
@@ -32,6 +33,7 @@ class SerialBackend:
         return self._job
 
     def submit(self, slot: int, spec: JobSpec, task: Any) -> None:
+        """Run a map task now; start a reduce task and finish it once its input is in."""
         try:
             job = self._loaded(spec)
             if isinstance(task, MapTask):
@@ -43,6 +45,7 @@ class SerialBackend:
             self._events.append(Event(slot, "error", pack_exception(exc)))
 
     def forward(self, slot: int, map_index: int, segments: Any) -> None:
+        """Feed one map task's segments to the running reduce task."""
         if self._reduce is None:
             return
         try:
@@ -57,12 +60,15 @@ class SerialBackend:
             self._events.append(Event(slot, "done", state.finish()))
 
     def wait(self, timeout: float) -> list[Event]:
+        """The events of the tasks run since the last call; never waits."""
         events, self._events = self._events, []
         return events
 
     def reset(self, slot: int) -> None:
+        """Drop the running reduce task, if any."""
         self._reduce = None
 
     def close(self) -> None:
+        """Forget the job and any running reduce task."""
         self._reduce = None
         self._job = None
