@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import errno
 import heapq
 import importlib
 import importlib.util
@@ -270,6 +271,8 @@ def write_lines(lines: Iterable[str], output: str | None) -> None:
     """
     if output is None or output == "-":
         stdout = sys.stdout
+        if stdout is None:  # started with stdout closed (>&-)
+            raise OSError(errno.EBADF, "standard output is closed")
         stream: IO[bytes] | None = getattr(stdout, "buffer", None)
         try:
             stdout.flush()

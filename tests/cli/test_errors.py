@@ -240,6 +240,14 @@ def test_a_reader_that_goes_away_ends_quietly(monkeypatch, capsys, text):
     assert capsys.readouterr().err == ""
 
 
+def test_a_closed_stdout_exits_1(monkeypatch, capsys, text):
+    """Started with stdout closed (sys.stdout is None): one line, status 1."""
+    monkeypatch.setattr(sys, "stdout", None)
+    assert main(["wordcount", "-w", "1", str(text)]) == EXIT_FAILED
+    monkeypatch.undo()
+    assert capsys.readouterr().err == "mapred: error: standard output is closed\n"
+
+
 def test_a_full_disk_exits_1_and_leaves_no_file(cli, monkeypatch, text, tmp_path):
     """Writing -o FILE fails: exit 1 with the OS's reason; no FILE, no temporary file."""
 

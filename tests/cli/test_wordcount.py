@@ -220,6 +220,9 @@ def test_encoding_and_errors(cli, tmp_path):
     assert cli("wordcount", "-w", "1", "--encoding", "latin-1", latin).out == "café\t1\nolé\t1\n"
     assert cli("wordcount", "-w", "1", "--errors", "replace", latin).out == "caf\t1\nol\t1\n"
     assert cli("wordcount", "-w", "1", "--errors", "ignore", latin).out == "caf\t1\nol\t1\n"
+    run = cli("wordcount", "-w", "1", "--errors", "backslashreplace", "--pattern", r"\S+",
+              "--format", "jsonl", "--sort", "key", latin)  # fmt: skip
+    assert [json.loads(line)["word"] for line in run.out.splitlines()] == ["caf\\xe9", "ol\\xe9"]
 
 
 def test_surrogateescape_writes_the_original_bytes_back(capsysbinary, tmp_path):
