@@ -60,6 +60,7 @@ from mapred.splits import TextInput
 # at once. Past it they spill sorted runs to disk: enough to keep most jobs in memory,
 # small enough for a laptop running several workers.
 DEFAULT_MEMORY_LIMIT = 1 << 30
+MAP_SHARE = 4  # a map task's buffer may hold 1/MAP_SHARE of memory_limit, whatever `workers` is
 MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per segment
 TMPDIR_ENV = "MAPRED_TMPDIR"  # where private work directories go (default: tempfile's)
 
@@ -364,6 +365,7 @@ def _run(
             reducers=reducers,
             workdir=workdir,
             memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
+            map_memory=budget // MAP_SHARE,
             output_dir=output_dir,
             live=live.in_flight if live is not None else None,
             max_retries=max_retries,

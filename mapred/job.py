@@ -20,6 +20,10 @@ class JobSpec:
         workdir: private directory for map output and spill files; None keeps map
             output in memory (the Dask backend ships it with the task result).
         memory_limit: shuffle memory budget of one reduce task, in bytes.
+        map_memory: what one map task's buffer may hold, in bytes. It follows from the
+            job's ``memory_limit`` alone, never from ``workers`` or ``reducers``: the
+            buffer decides which values the combiner sees together, and SPEC 3 wants
+            the same result for every ``workers``.
         output_dir: where reduce tasks write part files, or None for a temporary place.
         live: where running map tasks report records read, when a progress bar is shown.
         max_retries: extra attempts for a task whose worker died. The driver enforces
@@ -35,6 +39,7 @@ class JobSpec:
     workdir: str | None
     memory_limit: int
     output_dir: str | None = None
+    map_memory: int = 1 << 28
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
     max_retries: int = 3
 

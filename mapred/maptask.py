@@ -154,7 +154,7 @@ def _map_records(
     job: LoadedJob, task: MapTask, records: Iterable[Any], output: _Output, counters: Counters
 ) -> None:
     mapper = job.mapper
-    limit = buffer_pairs(job.spec.memory_limit)
+    limit = buffer_pairs(job.spec.map_memory)
     buffer: dict[Any, list[Any]] = {}
     pending = 0
     n_records = 0

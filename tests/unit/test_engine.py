@@ -315,3 +315,39 @@ def test_job_arguments_on_engine_reject_engine_arguments(engine: Engine) -> None
     """Engine.mapreduce() takes job arguments only; workers belong to the Engine."""
     with pytest.raises(TypeError, match="belong to the Engine"):
         engine.mapreduce(words, total, ["a"], workers=3)
+
+
+def group_sizes(key: Any, values: Iterator[int]) -> tuple[int, ...]:
+    return (len(list(values)),)
+
+
+def flatten(key: Any, values: Iterator[tuple[int, ...]]) -> list[int]:
+    return [size for sizes in values for size in sizes]
+
+
+def test_combiner_groups_do_not_depend_on_workers_or_reducers() -> None:
+    """SPEC 3: with a combiner too, the answer is the same for every workers/reducers,
+    even when a small memory_limit makes map tasks flush their buffers early."""
+    data = [f"{i}" for i in range(40)]
+
+    def many(line: str) -> Iterator[tuple[int, int]]:
+        for i in range(1000):
+            yield i % 3, int(line)
+
+    answers = [
+        list(
+            mapreduce(
+                many,
+                flatten,
+                data,
+                combiner=group_sizes,
+                workers=w,
+                reducers=r,
+                chunksize=40,
+                memory_limit="4MB",
+            ).items()
+        )
+        for w, r in [(1, 1), (3, 5), (2, 2)]
+    ]
+    assert answers[0] == answers[1] == answers[2]
+    assert len(answers[0][0][1]) > 1  # the buffer really flushed more than once
