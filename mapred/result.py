@@ -96,6 +96,10 @@ class OutputResult(Mapping[Any, Any]):
 
         return merge_parts(self.parts, self._natural)
 
+    def values(self) -> Any:  # Mapping's view would look every key up again: quadratic
+        """Stream the values in key order (one pass over the part files)."""
+        return (value for _, value in self.items())
+
     def __iter__(self) -> Iterator[Any]:
         return (key for key, _ in self.items())
 
