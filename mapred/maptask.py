@@ -15,7 +15,9 @@ import itertools
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
+from zlib import crc32
 
 from mapred.counters import (
     COMBINE_OUTPUT_RECORDS,
@@ -256,9 +258,8 @@ def _flush(
         keys[0] = list(buffer)
         values[0] = list(buffer.values())
     else:
-        partition = _partition_function(job)
-        for key, key_values in buffer.items():
-            index = partition(key)
+        indices = partition_indices(list(buffer), reducers, job.partitioner)
+        for key, key_values, index in zip(buffer, buffer.values(), indices, strict=True):
             keys[index].append(key)
             values[index].append(key_values)
     packer = make_packer()
@@ -297,11 +298,27 @@ def _unencodable(task: MapTask, keys: list[Any], values: list[Any], exc: Excepti
     return error
 
 
-def _partition_function(job: LoadedJob) -> Callable[[Any], int]:
-    reducers = job.spec.reducers
-    if job.partitioner is not None:
-        return checked_partitioner(job.partitioner, reducers)
-    return lambda key: partition_for(key, reducers)
+def partition_indices(
+    keys: list[Any], reducers: int, partitioner: Callable[[Any, int], int] | None = None
+) -> list[int]:
+    """The partition of each key, as the partitioner (default: :func:`partition_for`) says.
+
+    When every key is a plain ``str`` the default partitioner's hash, the CRC-32 of the
+    UTF-8 bytes (:func:`mapred.serde.stable_hash`), is computed by ``map`` over C
+    functions: three Python calls per key fewer, on the path every word count takes.
+
+    >>> keys = ["a", "word", chr(0xDCFF), "ünï"]
+    >>> partition_indices(keys, 7) == [partition_for(key, 7) for key in keys]
+    True
+    >>> partition_indices([1, "a"], 3) == [partition_for(1, 3), partition_for("a", 3)]
+    True
+    """
+    if partitioner is None:
+        if set(map(type, keys)) == {str}:
+            encoded = map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass"))
+            return [crc % reducers for crc in map(crc32, encoded)]
+        return [partition_for(key, reducers) for key in keys]
+    return list(map(checked_partitioner(partitioner, reducers), keys))
 
 
 def _combine(
