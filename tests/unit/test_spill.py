@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from mapred import Engine, mapreduce
+from mapred.engine import MAP_SHARE, parse_size
 from mapred.maptask import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
 from mapred.serde import total_order_key
 from mapred.spill import RUN_PIECE_VALUES, merge_runs, read_run, sort_groups, write_run
@@ -266,7 +267,8 @@ def test_map_buffer_follows_the_budget() -> None:
 def test_map_buffer_flushes_inside_one_huge_record(engine: Engine) -> None:
     """One record yielding more pairs than the buffer holds is flushed as it goes: the
     combiner sees one group per flush, deterministically."""
-    pairs = 3 * buffer_pairs(1 << 20) + 10
+    per_flush = buffer_pairs(parse_size(TINY) // MAP_SHARE)  # map buffers get 1/MAP_SHARE
+    pairs = 3 * per_flush + 10
 
     def burst(n: int) -> Iterator[tuple[str, int]]:
         for _ in range(n):

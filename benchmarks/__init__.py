@@ -1,0 +1,1 @@
+"""mapred's benchmark suite: ``python -m benchmarks --help`` (see docs/performance.md)."""
