@@ -340,11 +340,23 @@ def _run(
             f"{type(data).__name__}"
             + (" (use read_text(path) to read a file)" if isinstance(data, str) else "")
         )
-    pickled = {
-        name: dumps_function(fn, name) for name, fn in (("mapper", mapper), ("reducer", reducer))
+    functions = {
+        "mapper": mapper,
+        "reducer": reducer,
+        "combiner": combiner,
+        "partitioner": partitioner,
     }
-    for name, fn in (("combiner", combiner), ("partitioner", partitioner)):
-        pickled[name] = dumps_function(fn, name) if fn is not None else None  # type: ignore[assignment]
+    serial = engine.backend_name == "serial"
+    pickled: dict[str, bytes | None] = {}
+    for name, fn in functions.items():
+        if fn is None and name in ("combiner", "partitioner"):
+            pickled[name] = None
+        elif serial:  # the serial backend runs the very objects: just check they're callable
+            if not callable(fn):
+                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
+            pickled[name] = b""
+        else:
+            pickled[name] = dumps_function(fn, name)
     output_dir = _prepare_output(output) if output is not None else None
 
     backend = engine._ensure_backend()
@@ -358,8 +370,8 @@ def _run(
             live = _start_live_counters(backend)
         spec = JobSpec(
             job_id=uuid.uuid4().hex,
-            mapper=pickled["mapper"],
-            reducer=pickled["reducer"],
+            mapper=pickled["mapper"] or b"",
+            reducer=pickled["reducer"] or b"",
             combiner=pickled["combiner"],
             partitioner=pickled["partitioner"],
             reducers=reducers,
@@ -370,6 +382,9 @@ def _run(
             live=live.in_flight if live is not None else None,
             max_retries=max_retries,
         )
+        prepare = getattr(backend, "prepare", None)
+        if prepare is not None:
+            prepare(spec, functions)
         run = JobRun(backend, spec, plan_map_tasks(data, chunksize), max_retries, timeout, started)
         run.live = live
         if options.get("progress"):

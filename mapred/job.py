@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,15 +46,27 @@ class JobSpec:
 
 @dataclass
 class LoadedJob:
-    """A :class:`JobSpec` with its functions unpickled, kept by a worker between tasks."""
+    """A :class:`JobSpec` with its functions unpickled, kept by a worker between tasks.
+
+    ``functions`` skips the unpickling and uses the caller's own function objects: the
+    serial backend runs the user's very functions, so pdb, globals and tracebacks
+    behave as in a plain loop.
+    """
 
     spec: JobSpec
+    functions: Mapping[str, Any] | None = None
     mapper: Callable[[Any], Any] = field(init=False)
     reducer: Callable[[Any, Any], Any] = field(init=False)
     combiner: Callable[[Any, Any], Any] | None = field(init=False)
     partitioner: Callable[[Any, int], int] | None = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.functions is not None:
+            self.mapper = self.functions["mapper"]
+            self.reducer = self.functions["reducer"]
+            self.combiner = self.functions.get("combiner")
+            self.partitioner = self.functions.get("partitioner")
+            return
         spec = self.spec
         self.mapper = loads_function(spec.mapper)
         self.reducer = loads_function(spec.reducer)

@@ -57,8 +57,6 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
                 result: Any = run_map_task(job, message[1])
             else:
                 result = _serve_reduce(conn, job, message[1])
-                if result is None:
-                    continue  # aborted by the driver
             reply = dumps(("done", result))
         except BaseException as exc:
             if isinstance(exc, Exception) and not getattr(exc, "__notes__", None):
@@ -82,11 +80,8 @@ def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
     """Ingest committed map output as the driver forwards it, then reduce."""
     state = ReduceState(job, task)
     while not state.complete:
-        message = loads(conn.recv_bytes())
-        if message[0] == "commit":
-            state.add(message[1], message[2])
-        elif message[0] == "abort":
-            return None
+        _, map_index, segments = loads(conn.recv_bytes())  # ("commit", index, segments)
+        state.add(map_index, segments)
     return state.finish()
 
 

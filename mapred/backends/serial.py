@@ -1,15 +1,18 @@
 """Run every task in the calling process, one after another.
 
-For debugging (``pdb`` stops inside the mapper) and as the reference the other
-backends are tested against: the same stage functions, no processes.
+For debugging and as the reference the other backends are tested against: the same
+stage functions, no processes. The engine hands this backend the user's own function
+objects (:meth:`SerialBackend.prepare`), and exceptions are not packed into events:
+they propagate from ``submit`` with their real traceback, so ``pdb`` (a breakpoint or
+a post-mortem) stops inside the mapper, and a mapper's changes to globals stay.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from mapred.backends.base import Event
-from mapred.errors import pack_exception
 from mapred.job import JobSpec, LoadedJob
 from mapred.maptask import MapTask, run_map_task
 from mapred.reducetask import ReduceState
@@ -27,32 +30,33 @@ class SerialBackend:
         """One slot: the calling process."""
         return 1
 
+    def prepare(self, spec: JobSpec, functions: Mapping[str, Any]) -> None:
+        """Use the caller's own functions for the job ``spec`` (no pickling)."""
+        self._job = LoadedJob(spec, functions)
+
     def _loaded(self, spec: JobSpec) -> LoadedJob:
         if self._job is None or self._job.spec.job_id != spec.job_id:
             self._job = LoadedJob(spec)
         return self._job
 
     def submit(self, slot: int, spec: JobSpec, task: Any) -> None:
-        """Run a map task now; start a reduce task and finish it once its input is in."""
-        try:
-            job = self._loaded(spec)
-            if isinstance(task, MapTask):
-                self._events.append(Event(slot, "done", run_map_task(job, task)))
-                return
-            self._reduce = ReduceState(job, task)
-            self._finish_if_complete(slot)
-        except Exception as exc:
-            self._events.append(Event(slot, "error", pack_exception(exc)))
+        """Run a map task now; start a reduce task and finish it once its input is in.
+
+        Exceptions propagate to the driver as they are.
+        """
+        job = self._loaded(spec)
+        if isinstance(task, MapTask):
+            self._events.append(Event(slot, "done", run_map_task(job, task)))
+            return
+        self._reduce = ReduceState(job, task)
+        self._finish_if_complete(slot)
 
     def forward(self, slot: int, map_index: int, segments: Any) -> None:
         """Feed one map task's segments to the running reduce task."""
         if self._reduce is None:
             return
-        try:
-            self._reduce.add(map_index, segments)
-            self._finish_if_complete(slot)
-        except Exception as exc:
-            self._events.append(Event(slot, "error", pack_exception(exc)))
+        self._reduce.add(map_index, segments)
+        self._finish_if_complete(slot)
 
     def _finish_if_complete(self, slot: int) -> None:
         if self._reduce is not None and self._reduce.complete:

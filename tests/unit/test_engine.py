@@ -351,3 +351,41 @@ def test_combiner_groups_do_not_depend_on_workers_or_reducers() -> None:
     ]
     assert answers[0] == answers[1] == answers[2]
     assert len(answers[0][0][1]) > 1  # the buffer really flushed more than once
+
+
+SEEN: list[str] = []
+
+
+def remember(line: str) -> Iterator[tuple[str, int]]:
+    SEEN.append(line)
+    yield line, 1
+
+
+def explode(line: str) -> Iterator[tuple[str, int]]:
+    raise ZeroDivisionError(line)
+    yield line, 1
+
+
+def test_serial_backend_runs_the_very_functions() -> None:
+    """backend='serial' calls the caller's own function objects: globals change, and
+    even a function that cannot be pickled runs (it never leaves the process)."""
+    SEEN.clear()
+    lock = threading.Lock()
+
+    def locked_total(key: str, values: Iterator[int]) -> int:
+        with lock:
+            return sum(values)
+
+    assert mapreduce(remember, locked_total, ["a", "b"], backend="serial") == {"a": 1, "b": 1}
+    assert SEEN == ["a", "b"]
+
+
+def test_serial_backend_raises_with_the_real_traceback() -> None:
+    """In serial mode the exception is the original object, its traceback reaching into
+    the mapper's frame (what pdb's post-mortem needs), with the usual note."""
+    with pytest.raises(ZeroDivisionError) as info:
+        mapreduce(explode, total, ["x"], backend="serial")
+    frames = [entry.name for entry in info.traceback]
+    assert frames[-1] == "explode"
+    assert not isinstance(info.value.__cause__, RemoteTraceback)
+    assert "in the mapper" in info.value.__notes__[0]
