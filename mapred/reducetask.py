@@ -25,6 +25,7 @@ from mapred.counters import (
     SPILLED_RECORDS,
     Counters,
     add_builtin,
+    merge_into,
     task_counters,
 )
 from mapred.errors import MapredError, short_repr
@@ -52,6 +53,14 @@ from mapred.spill import (
 ENCODED_EXPANSION = 2
 KEY_BYTES = 140
 VALUE_BYTES = 10
+
+# With a combiner, map tasks send one value per key per flush, so a reduce task would
+# hold one value per key per map flush: memory growing with the input (a 1 GB word
+# count held 15 M partial counts). A key holding this many values is combined on
+# ingest, as Hadoop does on its reduce-side merges: the combiner is safe on partial
+# groups (SPEC 1), and the values it replaces are the key's earliest, so input order
+# holds. Depends on map order and this count only, never on timing.
+REDUCE_COMBINE_VALUES = 64
 
 
 @dataclass(frozen=True)
@@ -131,12 +140,19 @@ class ReduceState:
         groups = self.groups
         n_values = 0
         n_keys = len(groups)
+        combined = 0
         for key, key_values in zip(keys, values, strict=True):
             n_values += len(key_values)
-            try:
-                groups[key].extend(key_values)
-            except KeyError:
+            held = groups.get(key)
+            if held is None:
                 groups[key] = key_values
+                continue
+            held.extend(key_values)
+            if len(held) >= REDUCE_COMBINE_VALUES and self.job.combiner is not None:
+                groups[key] = [self._combine(key, held)]
+                combined += len(held) - 1
+        if combined:
+            self.buffered -= combined * VALUE_BYTES
         add_builtin(self.counters, REDUCE_INPUT_RECORDS, n_values)
         self.buffered += (
             segment_size(segment) * ENCODED_EXPANSION
@@ -145,6 +161,21 @@ class ReduceState:
         )
         if self.buffered > self.job.spec.memory_limit:
             self._spill()
+
+    def _combine(self, key: Any, values: list[Any]) -> Any:
+        """Apply the combiner to the values held for a key (input order kept: they are
+        the earliest values, and later ones are appended after the result)."""
+        assert self.job.combiner is not None
+        with task_counters() as user_counters:
+            try:
+                value = self.job.combiner(key, iter(values))
+            except BaseException as exc:
+                exc.add_note(
+                    f"mapred: in the combiner, {self.task.describe()}, key {short_repr(key)}"
+                )
+                raise
+        merge_into(self.counters, user_counters)
+        return value
 
     def _spill(self) -> None:
         workdir = self.job.spec.workdir
@@ -210,8 +241,7 @@ class ReduceState:
                     os.unlink(run)
                 self.runs = []
         counters = self.counters
-        for group, names in user_counters.items():
-            counters.setdefault(group, {}).update(names)
+        merge_into(counters, user_counters)
         add_builtin(counters, OUTPUT_KEYS, n_keys)
         family = family_of(self.key_types)
         return ReduceResult(

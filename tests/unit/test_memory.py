@@ -19,7 +19,7 @@ import pytest
 
 from mapred import mapreduce
 from mapred.job import JobSpec, LoadedJob
-from mapred.reducetask import ReduceState, ReduceTask
+from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask, read_part
 from mapred.serde import dumps_function, make_packer
 from mapred.splits import MAX_CHUNK_RECORDS
 
@@ -164,3 +164,41 @@ def test_memory_estimate_is_close_to_what_the_groups_take(
     finally:
         tracemalloc.stop()
     assert used / 2.5 <= state.buffered <= used * 2.5
+
+
+def concat(key: Any, values: Iterator[list[int]]) -> list[int]:
+    return [x for value in values for x in value]
+
+
+def test_reduce_side_combine_bounds_values_per_key_and_keeps_order(tmp_path: Any) -> None:
+    """With a combiner, a key's values never pile up past REDUCE_COMBINE_VALUES however
+    many map tasks send one, and an order-sensitive combiner still sees input order."""
+    spec = JobSpec(
+        job_id="test",
+        mapper=dumps_function(fail_at, "mapper"),
+        reducer=dumps_function(concat, "reducer"),
+        combiner=dumps_function(concat, "combiner"),
+        partitioner=None,
+        reducers=1,
+        workdir=str(tmp_path),
+        memory_limit=1 << 40,
+    )
+    state = ReduceState(LoadedJob(spec), ReduceTask(partition=0, attempt=1, n_maps=500))
+    for index in range(500):
+        state.add(index, [_segment(["a", "b"], [[[index]], [[-index]]])])
+        assert max(len(values) for values in state.groups.values()) < REDUCE_COMBINE_VALUES
+    result = state.finish()
+    assert result.keys == 2
+    assert list(read_part(result.data or result.path or b"")) == [
+        ("a", list(range(500))),
+        ("b", [-i for i in range(500)]),
+    ]
+
+
+def test_reduce_side_combine_through_the_api() -> None:
+    """Many map tasks, a combiner that concatenates: the result is the sequential one."""
+    data = [(i % 7, i) for i in range(20_000)]
+    result = mapreduce(
+        lambda kv: [(kv[0], [kv[1]])], concat, data, combiner=concat, chunksize=100, workers=2
+    )
+    assert result == {k: [i for i in range(20_000) if i % 7 == k] for k in range(7)}
