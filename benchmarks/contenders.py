@@ -116,7 +116,9 @@ def _pool_chunk(args: tuple[str, str, int, int]) -> collections.Counter[str]:
             file.seek(start - 1)
             file.readline()  # the line holding byte start-1 belongs to the previous chunk
         while file.tell() < end:
-            block = file.read(min(BLOCK_BYTES, end - file.tell())) + file.readline()
+            block = file.read(min(BLOCK_BYTES, end - file.tell()))
+            if not block.endswith(b"\n"):  # finish the line; a newline at end-1 ends it
+                block += file.readline()
             text = block.decode("utf-8").lower()
             if task == "wordcount":
                 counts.update(_findall(text))
@@ -240,6 +242,16 @@ def mapred_distinct(task: str, path: str, workers: int) -> dict[str, Any]:
     return {"elapsed": elapsed, "keys": keys, "total": total, "top": [], "spilled_bytes": spilled}
 
 
+def mapred_small(task: str, path: str, workers: int) -> dict[str, Any]:
+    """A job of 10 records: what a small job costs, worker start-up and stop included."""
+    from mapred import mapreduce
+
+    started = time.perf_counter()
+    result = mapreduce(_line_key, add, [f"r{i % 3}" for i in range(10)], workers=workers)
+    elapsed = time.perf_counter() - started
+    return {"elapsed": elapsed, **summary(result.items())}
+
+
 def _line_key(line: str) -> Iterator[tuple[str, int]]:
     yield line, 1
 
@@ -343,6 +355,7 @@ CONTENDERS: dict[str, Callable[[str, str, int], dict[str, Any]]] = {
     "mapred_cli": mapred_cli,
     "mapred_api": mapred_api,
     "mapred_distinct": mapred_distinct,
+    "mapred_small": mapred_small,
     "sequential": sequential,
     "single": single,
     "single_regex": single_regex,

@@ -11,7 +11,8 @@ What it does:
 2. *compare*: for word count and bigram count, runs every contender once per round,
    alternating the order from round to round, and prints the median time of each,
    its ratio to ``mapred``, MB/s and the peak RSS of its whole process tree;
-3. *engine*: ``mapreduce()`` with a generator mapper and combiner against the same
+3. *start-up*: a job of 10 records, worker processes started and stopped included;
+   *engine*: ``mapreduce()`` with a generator mapper and combiner against the same
    functions run sequentially, at ``--engine-size`` (default 50 MB): the speedup, and
    the engine's overhead per input record;
 4. *scaling*: ``mapred wordcount`` at 25/50/100/200 MB (and 1 GB with ``--big``), and
@@ -72,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engine-size", default="50MB")
     parser.add_argument("--scaling-sizes", default="25MB,50MB,100MB,200MB")
     parser.add_argument("--big", action="store_true", help="also 1 GB and 20 M distinct keys")
-    parser.add_argument("--skip", default="", help="comma list of: compare,engine,scaling,memory")
+    parser.add_argument(
+        "--skip", default="", help="comma list of: compare,startup,engine,scaling,memory"
+    )
     parser.add_argument("--only", default="", help="comma list of contenders to compare")
     parser.add_argument("--peers-python", default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--mrjob-max-size", default="200MB", help="mrjob is slow: cap its input")
@@ -93,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
         for task in ("wordcount", "bigrams"):
             runs = compare(task, path, size, chosen, args, pythons, available, env)
             report[f"compare_{task}"] = [dataclasses.asdict(r) for r in runs]
+    if "startup" not in skip:
+        report["startup"] = startup(args, pythons, env)
     if "engine" not in skip:
         report["engine"] = engine(corpus.parse_mb(args.engine_size), args, pythons, env)
     if "scaling" not in skip:
@@ -198,6 +203,16 @@ def print_table(task: str, size: int, entries: list[Any], runs: list[Run]) -> No
         print(f"| {label:38} | {seconds:7.2f} | {ratio:>6} | {size / MB / seconds:6.1f} "
               f"| {rss / MB:11.0f} |")  # fmt: skip
     print(f"answers agree: {len(answers) <= 1} (Dask bag's whitespace tokens not compared)")
+
+
+def startup(args: argparse.Namespace, pythons: dict[str, str], env: dict[str, str]) -> float:
+    """A 10-record job, worker start-up included (target: under 0.5 s)."""
+    runs = [_run("mapred_small", "small", "-", 0, args.workers, pythons["project"], env)
+            for _ in range(5)]  # fmt: skip
+    seconds = statistics.median(r.elapsed for r in runs)
+    print(f"\n== start-up: a 10-record job with {args.workers} workers takes {seconds:.3f} s "
+          f"(median of 5; target < 0.5 s)")  # fmt: skip
+    return seconds
 
 
 def engine(size: int, args: argparse.Namespace, pythons: dict[str, str],
