@@ -21,6 +21,7 @@ off: the display must never fail the job.
 
 from __future__ import annotations
 
+import functools
 import sys
 import time
 from typing import Any
@@ -70,9 +71,7 @@ class ProgressBar:
     def _draw(self, **options: Any) -> None:
         """Start a bar; on failure go quiet."""
         try:
-            from tqdm import tqdm
-
-            self._bar = tqdm(
+            self._bar = _bar_class()(
                 file=sys.stderr,
                 dynamic_ncols=True,
                 leave=False,
@@ -149,6 +148,20 @@ class ProgressBar:
         """Clear the bar from the terminal."""
         self._call("close")
         self._bar = None
+
+
+@functools.cache
+def _bar_class() -> Any:
+    """tqdm without its monitor thread, imported on first use."""
+    from tqdm import tqdm
+
+    class Bar(tqdm):  # type: ignore[type-arg]
+        # The driver forks replacement workers while the bar is up, and forking a
+        # multi-threaded process is unsafe (Python 3.12 warns): no monitor thread. Our
+        # own updates redraw often enough.
+        monitor_interval = 0
+
+    return Bar
 
 
 def _si(number: float) -> str:

@@ -115,3 +115,14 @@ def test_a_bar_that_cannot_draw_goes_quiet(monkeypatch):
     bar.maps_planned(1)
     bar.reduce_done(reduce_result(1))
     bar.close()
+
+
+def test_the_bar_starts_no_thread(capsys):
+    """No tqdm monitor thread: the driver forks replacement workers while the bar is up."""
+    import threading
+
+    before = threading.active_count()
+    bar = ProgressBar([])
+    bar.map_done(map_result(1))
+    assert threading.active_count() == before
+    bar.close()
