@@ -24,6 +24,10 @@ pytestmark = [
     pytest.mark.dask,
     pytest.mark.timeout(240),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # as in the local oracle tests
+    # Hypothesis warns when the global `random` state changes while it draws an example.
+    # Here that is the Dask client's and the in-process scheduler's threads (jittered
+    # periodic callbacks) running at the same time, not the strategies.
+    pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
 
 # Fewer examples than the local oracle: each one is a few jobs on the cluster. Drawing
