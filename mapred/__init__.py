@@ -13,6 +13,7 @@ Result({'a': 1, 'b': 3, 'c': 1})
 from mapred.counters import increment
 from mapred.engine import Engine, mapreduce
 from mapred.errors import DecodeError, InternalError, JobTimeout, MapredError, WorkerLost
+from mapred.job import task_mapper
 from mapred.result import OutputResult, Result
 from mapred.splits import TextInput, read_text
 
@@ -32,4 +33,5 @@ __all__ = [
     "increment",
     "mapreduce",
     "read_text",
+    "task_mapper",
 ]

@@ -43,11 +43,13 @@ import re
 import sys
 import tempfile
 import traceback
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from operator import itemgetter
 from typing import IO, Any, cast
 
 import mapred
+import mapred.job
 from mapred.engine import parse_size
 from mapred.errors import DecodeError, MapredError
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
@@ -87,46 +89,57 @@ class _ReaderGone(Exception):
 # The word count job. These functions run in the workers.
 
 
-def word_mapper(pattern: str, lower: bool = True) -> Callable[[str], Iterable[tuple[str, int]]]:
-    r"""A mapper that yields ``(token, 1)`` for every match of ``pattern`` in a line.
+# Lines a word count mapper tokenizes in one regex call: enough to make the per-call
+# cost vanish, few enough that a block of text stays in the CPU cache (~200 KB).
+LINES_PER_BLOCK = 4096
 
-    The regex is compiled here, once; the mapper closes over the compiled pattern's
-    ``findall``, which pickles as the pattern text and is compiled again once per worker
-    when the job arrives. Empty matches are not tokens. Tokens are the whole match even
-    when ``pattern`` has capturing groups.
 
-    >>> list(word_mapper(DEFAULT_PATTERN)("Don’t PANIC, don't"))
-    [('don’t', 1), ('panic', 1), ("don't", 1)]
-    >>> list(word_mapper(r"(\w)\w*", lower=False)("Ab c"))
+def word_mapper(pattern: str, lower: bool = True) -> mapred.job.TaskMapper:
+    r"""A task mapper that counts the matches of ``pattern`` in its split's lines.
+
+    It counts a whole map task in C (``Counter.update`` over ``findall``) and returns
+    one ``(token, count)`` pair per distinct token, instead of ``(token, 1)`` per
+    occurrence: the engine then moves tens of thousands of pairs, not millions. The
+    default pattern runs over blocks of lines joined by ``"
+"``, which it can never
+    match across; any other pattern runs line by line (anchors and lookarounds must
+    see one line). The regex is compiled here, once; it pickles as its text. Empty
+    matches are not tokens, and tokens are the whole match even when ``pattern`` has
+    capturing groups.
+
+    >>> sorted(word_mapper(DEFAULT_PATTERN)(iter(["Don’t PANIC, don't", "panic"])))
+    [("don't", 1), ('don’t', 1), ('panic', 2)]
+    >>> sorted(word_mapper(r"(\w)\w*", lower=False)(iter(["Ab c"])))
     [('Ab', 1), ('c', 1)]
-    >>> list(word_mapper(r"\d*")("a1b22"))
-    [('1', 1), ('22', 1)]
+    >>> sorted(word_mapper(r"\d*")(iter(["a1b22", "1"])))
+    [('1', 2), ('22', 1)]
     """
     compiled = re.compile(pattern)
-    repeat = itertools.repeat
-    case = str.lower if lower else str
+    case: Callable[[str], str] = str.lower if lower else str
+    tokens: Callable[[str], list[str]]
     if compiled.groups:
         finditer = compiled.finditer
 
-        def map_groups(line: str) -> Iterable[tuple[str, int]]:
-            tokens = filter(None, [m.group() for m in finditer(case(line))])
-            return zip(tokens, repeat(1))  # noqa: B905 repeat() is endless
+        def tokens(text: str) -> list[str]:
+            return [match.group() for match in finditer(text)]
 
-        return map_groups
-    findall = compiled.findall
-    if pattern == DEFAULT_PATTERN and lower:
-        # The hot path of the benchmark: C calls only (zip, findall, repeat). A generator
-        # or a list comprehension of pairs measured about 5% slower (serial, 20 MB). \w+ never
-        # matches the empty string, so no filter.
-        def map_words(line: str) -> Iterable[tuple[str, int]]:
-            return zip(findall(line.lower()), repeat(1))  # noqa: B905 repeat() is endless
+    else:
+        tokens = compiled.findall
+    joinable = pattern == DEFAULT_PATTERN
 
-        return map_words
+    @mapred.task_mapper
+    def count_tokens(lines: Iterator[str]) -> Iterable[tuple[str, int]]:
+        counts: Counter[str] = Counter()
+        while block := list(itertools.islice(lines, LINES_PER_BLOCK)):
+            if joinable:
+                counts.update(tokens(case("\n".join(block))))
+            else:
+                for line in block:
+                    counts.update(tokens(case(line)))
+        counts.pop("", None)
+        return counts.items()
 
-    def map_tokens(line: str) -> Iterable[tuple[str, int]]:
-        return zip(filter(None, findall(case(line))), repeat(1))  # noqa: B905 repeat() is endless
-
-    return map_tokens
+    return count_tokens
 
 
 def add_counts(word: Any, counts: Iterable[int]) -> int:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,53 @@ class JobSpec:
     map_memory: int = 1 << 28
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
     max_retries: int = 3
+
+
+class TaskMapper:
+    """A mapper that takes all the records of its map task at once, as an iterator.
+
+    Made by :func:`mapred.task_mapper`. The map task calls it once, with a lazy
+    iterator over its split's lines (or its chunk's records), and takes the pairs it
+    returns as made in that order.
+    """
+
+    def __init__(self, function: Callable[[Iterator[Any]], Any]) -> None:
+        if not callable(function):
+            raise TypeError(f"task_mapper() takes a function, got {type(function).__name__}")
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __call__(self, records: Iterator[Any]) -> Any:
+        return self.function(records)
+
+    def __repr__(self) -> str:
+        return f"task_mapper({self.function!r})"
+
+
+def task_mapper(function: Callable[[Iterator[Any]], Any]) -> TaskMapper:
+    """Mark a mapper as taking *all the records of its map task*, as an iterator.
+
+    A per-record mapper pays the engine's per-pair cost for every pair it makes. A
+    task mapper can aggregate in C over its whole split (or chunk) and return one pair
+    per distinct key: Spark's ``mapPartitions``, Hadoop's in-mapper combining. The
+    records stream (a split is never held in memory), and splits and chunks are cut
+    the same way on every run and backend, whatever ``workers`` is.
+
+    >>> from collections import Counter
+    >>> @task_mapper
+    ... def count_words(lines):
+    ...     return Counter(word for line in lines for word in line.split()).items()
+    >>> sorted(count_words(iter(["a b", "b"])))
+    [('a', 1), ('b', 2)]
+
+    Args:
+        function: ``function(records)`` takes an iterator of records and returns an
+            iterable of ``(key, value)`` pairs.
+
+    Returns:
+        The mapper to pass to :func:`mapred.mapreduce`.
+    """
+    return TaskMapper(function)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 from typing import Any
@@ -30,10 +30,10 @@ from mapred.counters import (
     task_counters,
 )
 from mapred.errors import MapredError, short_repr
-from mapred.job import LoadedJob
+from mapred.job import LoadedJob, TaskMapper
 from mapred.serde import make_packer
 from mapred.shuffle import Segment, checked_partitioner, partition_for
-from mapred.splits import FileSplit, read_split, read_split_blocks
+from mapred.splits import FileSplit, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes segments:
 # larger buffers combine better, smaller ones bound a worker's memory (a pair costs
@@ -128,17 +128,22 @@ def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     output = _Output(spec.workdir, task, spec.reducers)
     with task_counters() as counters:
         try:
-            records: Iterable[Any]
-            if task.split is not None and spec.live is not None:
+            blocks: Iterable[list[Any]]
+            if task.split is not None:
                 blocks = read_split_blocks(task.split, task.encoding, task.errors)
-                records = itertools.chain.from_iterable(
-                    report_progress(blocks, spec.live, task.index)
-                )
-            elif task.split is not None:
-                records = read_split(task.split, task.encoding, task.errors)
+                if spec.live is not None:
+                    blocks = report_progress(blocks, spec.live, task.index)
             else:
-                records = task.records or ()
-            _map_records(job, task, records, output, counters)
+                blocks = [task.records] if task.records else []
+            if isinstance(job.mapper, TaskMapper):
+                # One call for the whole task: its records as one lazy iterator.
+                tally = _Tally(blocks)
+                _map_records(job, task, [itertools.chain.from_iterable(tally)], output, counters)
+                n_records = tally.records
+            else:
+                records = itertools.chain.from_iterable(blocks)
+                n_records = _map_records(job, task, records, output, counters)
+            add_builtin(counters, INPUT_RECORDS, n_records)
         finally:
             output.close()
     return MapResult(task.index, task.attempt, output.segments, counters, _split_bytes(task.split))
@@ -154,7 +159,8 @@ def _split_bytes(split: FileSplit | None) -> int:
 
 def _map_records(
     job: LoadedJob, task: MapTask, records: Iterable[Any], output: _Output, counters: Counters
-) -> None:
+) -> int:
+    """Map every record, buffering pairs and flushing them; returns the records seen."""
     mapper = job.mapper
     limit = buffer_pairs(job.spec.map_memory)
     buffer: dict[Any, list[Any]] = {}
@@ -182,8 +188,21 @@ def _map_records(
         if _noted(exc):  # the combiner failed during a flush: already explained
             raise
         raise _explain(exc, task, record, pair, n_records) from None
-    add_builtin(counters, INPUT_RECORDS, n_records)
     _flush(job, task, buffer, output, counters)
+    return n_records
+
+
+class _Tally:
+    """Pass blocks of records through, counting the records (a task mapper's input)."""
+
+    def __init__(self, blocks: Iterable[list[Any]]) -> None:
+        self.blocks = blocks
+        self.records = 0
+
+    def __iter__(self) -> Iterator[list[Any]]:
+        for block in self.blocks:
+            self.records += len(block)
+            yield block
 
 
 def buffer_pairs(memory_limit: int) -> int:
@@ -216,7 +235,10 @@ def _explain(
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     ours = tb is not None and tb.tb_frame.f_code is _map_records.__code__
-    where = f"{task.describe()}, record {n_records}: {short_repr(record)}"
+    if isinstance(record, Iterator):  # a task mapper's input: no single record to show
+        where = f"{task.describe()}, in the task mapper"
+    else:
+        where = f"{task.describe()}, record {n_records}: {short_repr(record)}"
     if ours and isinstance(exc, (TypeError, ValueError)):
         if pair is None:
             return TypeError(

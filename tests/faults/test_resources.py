@@ -5,7 +5,6 @@ from __future__ import annotations
 import gc
 import os
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,31 +32,35 @@ def fail_at_three(line: str) -> Iterator[tuple[str, int]]:
     yield line, 1
 
 
-def snapshot() -> tuple[int, int, int, set[str]]:
+def snapshot(workdirs: Path) -> tuple[int, int, int, set[str]]:
     gc.collect()
     me = psutil.Process()
-    temps = {n for n in os.listdir(tempfile.gettempdir()) if n.startswith("mapred-")}
-    return len(me.children(recursive=True)), threading.active_count(), me.num_fds(), temps
+    return len(me.children(recursive=True)), threading.active_count(), me.num_fds(), set(
+        os.listdir(workdirs)
+    )
 
 
 @pytest.mark.slow
-def test_no_process_thread_fd_or_file_leaks_across_200_jobs() -> None:
+def test_no_process_thread_fd_or_file_leaks_across_200_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """200 consecutive jobs, one in five failing: no process, thread, fd or temp file stays."""
+    monkeypatch.setenv("MAPRED_TMPDIR", str(tmp_path))  # ours alone, whatever else runs
     data = [str(i % 10) for i in range(50)]
     mapreduce(words, total, data, workers=2)  # warm-up: lazily created module state
-    before = snapshot()
+    before = snapshot(tmp_path)
     for job in range(200):
         if job % 5 == 4:
             with pytest.raises(LookupError):
                 mapreduce(fail_at_three, total, data, workers=2, chunksize=5)
         else:
             assert mapreduce(words, total, data, workers=2, chunksize=5)["3"] == 5
-    after = snapshot()
+    after = snapshot(tmp_path)
     children, threads, fds, temps = after
     assert children == before[0]
     assert threads == before[1]
     assert fds <= before[2]
-    assert temps <= before[3]
+    assert temps == before[3] == set()
 
 
 @pytest.fixture

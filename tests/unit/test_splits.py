@@ -26,6 +26,7 @@ from mapred.splits import (
     MAX_SPLIT_BYTES,
     MIB,
     MIN_SPLIT_BYTES,
+    TARGET_SPLITS,
     FileSplit,
     TextInput,
     auto_split_size,
@@ -160,9 +161,9 @@ def test_default_split_size_follows_the_total(tmp_path: Path) -> None:
 def test_auto_split_size_is_clamped_and_rounded() -> None:
     """The automatic split size is total/64 rounded up to a MiB, within the bounds."""
     assert auto_split_size(0) == MIN_SPLIT_BYTES == MIB
-    assert auto_split_size(64 * MIB) == MIB
-    assert auto_split_size(64 * MIB + 1) == 2 * MIB
-    assert auto_split_size(64 * 5 * MIB) == 5 * MIB
+    assert auto_split_size(TARGET_SPLITS * MIB) == MIB
+    assert auto_split_size(TARGET_SPLITS * MIB + 1) == 2 * MIB
+    assert auto_split_size(TARGET_SPLITS * 5 * MIB) == 5 * MIB
     assert auto_split_size(10**13) == MAX_SPLIT_BYTES == 32 * MIB
 
 

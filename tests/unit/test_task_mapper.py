@@ -1,0 +1,100 @@
+"""task_mapper: a mapper over all the records of its map task, like mapPartitions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mapred import Engine, mapreduce, read_text, task_mapper
+
+
+@task_mapper
+def count_words(lines: Iterator[str]) -> Iterable[tuple[str, int]]:
+    return Counter(word for line in lines for word in line.split()).items()
+
+
+@task_mapper
+def tag_records(records: Iterator[int]) -> Iterator[tuple[str, int]]:
+    for record in records:
+        yield "all", record
+
+
+def total(key: Any, values: Iterator[int]) -> int:
+    return sum(values)
+
+
+def in_order(key: Any, values: Iterator[int]) -> list[int]:
+    return list(values)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[Engine]:
+    with Engine(workers=2) as warm:
+        yield warm
+
+
+@given(
+    lines=st.lists(st.text(alphabet="ab \n", max_size=12), max_size=40),
+    chunksize=st.none() | st.integers(1, 7),
+)
+def test_task_mapper_counts_like_a_plain_count(
+    engine: Engine, lines: list[str], chunksize: int | None
+) -> None:
+    """Counting per task, then summing, equals counting every word of the input."""
+    expected = Counter(word for line in lines for word in line.split())
+    result = engine.mapreduce(count_words, total, lines, combiner=total, chunksize=chunksize)
+    assert dict(result) == dict(expected)
+    assert result.counters["mapred"]["input_records"] == len(lines)
+
+
+@given(records=st.lists(st.integers(), max_size=60), chunksize=st.integers(1, 9))
+def test_task_mapper_keeps_input_order(engine: Engine, records: list[int], chunksize: int) -> None:
+    """Records reach a task mapper in input order, and its pairs keep that order."""
+    result = engine.mapreduce(tag_records, in_order, records, chunksize=chunksize)
+    assert result.get("all", []) == records
+
+
+def test_task_mapper_reads_a_whole_split(engine: Engine, tmp_path: Path) -> None:
+    """Over read_text, a task mapper streams every line of its split, exactly once."""
+    path = tmp_path / "words.txt"
+    path.write_text("".join(f"w{i % 9} x\n" for i in range(20_000)))
+    result = engine.mapreduce(
+        count_words, total, read_text(str(path), split_size=8192), combiner=total
+    )
+    assert result["x"] == 20_000
+    assert sum(result.values()) == 40_000
+    assert result.counters["mapred"]["input_records"] == 20_000
+    assert result.counters["mapred"]["map_output_records"] < 40_000  # counted per task
+
+
+def test_an_error_in_a_task_mapper_names_the_task(engine: Engine) -> None:
+    """An exception in a task mapper keeps its type and names the task."""
+    @task_mapper
+    def broken(records: Iterator[int]) -> Iterator[tuple[int, int]]:
+        for record in records:
+            if record == 5:
+                raise IndexError("five")
+            yield record, 1
+
+    with pytest.raises(IndexError) as info:
+        engine.mapreduce(broken, total, range(10), chunksize=3)
+    assert "map task 1" in info.value.__notes__[0]
+    assert "task mapper" in info.value.__notes__[0]
+
+
+def test_task_mapper_needs_a_function() -> None:
+    """task_mapper() of something not callable is a TypeError."""
+    with pytest.raises(TypeError, match="takes a function"):
+        task_mapper(3)  # type: ignore[arg-type]
+
+
+def test_task_mapper_runs_serially_too() -> None:
+    """The serial backend gives the same answer."""
+    data = ["a b", "b c", "c c"]
+    assert mapreduce(count_words, total, data, backend="serial") == {"a": 1, "b": 2, "c": 3}
