@@ -49,10 +49,12 @@ RESULTS = os.path.join(HERE, "results")
 PLOT = os.path.join(ROOT, "docs", "img", "scaling.png")
 DEFAULT_PEERS_PYTHON = os.environ.get("MAPRED_BENCH_VENV", "/work/bench-venv") + "/bin/python"
 
+BOTH = ("wordcount", "bigrams")
 # (contender, label, which python, the module it needs there, tasks)
 COMPARE = [
     ("mapred_cli", "mapred wordcount (CLI)", "project", "mapred.cli", ("wordcount",)),
-    ("mapred_api", "mapred mapreduce() API", "project", "mapred", ("wordcount", "bigrams")),
+    ("mapred_tasks", "mapred mapreduce(), task_mapper", "project", "mapred", BOTH),
+    ("mapred_api", "mapred mapreduce(), per-line mapper", "project", "mapred", BOTH),
     ("single", "1 process: Counter + re.findall", "peers", "re", ("wordcount", "bigrams")),
     ("single_regex", "1 process: Counter + regex.findall", "peers", "regex", ("wordcount",)),
     ("pool", "multiprocessing.Pool, Counter/chunk", "peers", "re", ("wordcount", "bigrams")),
@@ -183,7 +185,7 @@ def _median(runs: list[Run], name: str) -> tuple[float, float] | None:
 
 
 def print_table(task: str, size: int, entries: list[Any], runs: list[Run]) -> None:
-    base = _median(runs, "mapred_cli" if task == "wordcount" else "mapred_api")
+    base = _median(runs, "mapred_cli" if task == "wordcount" else "mapred_tasks")
     answers = {
         json.dumps(r.answer.get("top")) for r in runs if r.answer and r.contender != "dask_bag"
     }

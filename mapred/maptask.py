@@ -136,9 +136,8 @@ def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
             else:
                 blocks = [task.records] if task.records else []
             if isinstance(job.mapper, TaskMapper):
-                # One call for the whole task: its records as one lazy iterator.
                 tally = _Tally(blocks)
-                _map_records(job, task, [itertools.chain.from_iterable(tally)], output, counters)
+                _map_task(job, task, itertools.chain.from_iterable(tally), output, counters)
                 n_records = tally.records
             else:
                 records = itertools.chain.from_iterable(blocks)
@@ -192,6 +191,37 @@ def _map_records(
     return n_records
 
 
+def _map_task(
+    job: LoadedJob, task: MapTask, records: Iterator[Any], output: _Output, counters: Counters
+) -> None:
+    """The loop of :func:`_map_records` for a task mapper: one call with every record.
+
+    Its pairs are mostly one per distinct key, so a membership test beats catching
+    KeyError (which costs twice as much when the key is new).
+    """
+    limit = buffer_pairs(job.spec.map_memory)
+    buffer: dict[Any, list[Any]] = {}
+    pending = 0
+    pair: Any = None
+    try:
+        for pair in job.mapper(records):
+            key, value = pair
+            if key in buffer:
+                buffer[key].append(value)
+            else:
+                buffer[key] = [value]
+            pending += 1
+            if pending >= limit:
+                _flush(job, task, buffer, output, counters)
+                buffer = {}
+                pending = 0
+    except BaseException as exc:
+        if _noted(exc):
+            raise
+        raise _explain(exc, task, records, pair, 0) from None
+    _flush(job, task, buffer, output, counters)
+
+
 class _Tally:
     """Pass blocks of records through, counting the records (a task mapper's input)."""
 
@@ -234,7 +264,7 @@ def _explain(
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    ours = tb is not None and tb.tb_frame.f_code is _map_records.__code__
+    ours = tb is not None and tb.tb_frame.f_code in (_map_records.__code__, _map_task.__code__)
     if isinstance(record, Iterator):  # a task mapper's input: no single record to show
         where = f"{task.describe()}, in the task mapper"
     else:
@@ -272,7 +302,7 @@ def _flush(
     reducers = job.spec.reducers
     add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
     if job.combiner is not None:
-        _combine(job.combiner, task, buffer)
+        _combine(job.combiner, task, buffer, isinstance(job.mapper, TaskMapper))
         add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
     keys: list[list[Any]] = [[] for _ in range(reducers)]
     values: list[list[list[Any]]] = [[] for _ in range(reducers)]
@@ -344,12 +374,22 @@ def partition_indices(
 
 
 def _combine(
-    combiner: Callable[[Any, Any], Any], task: MapTask, buffer: dict[Any, list[Any]]
+    combiner: Callable[[Any, Any], Any],
+    task: MapTask,
+    buffer: dict[Any, list[Any]],
+    repeated_only: bool = False,
 ) -> None:
-    """Replace each key's values with the combiner's single value, in place."""
+    """Replace each key's values with the combiner's single value, in place.
+
+    ``repeated_only``: leave keys with a single value alone. A task mapper has already
+    aggregated its task's records, so the combiner only has to merge keys it returned
+    more than once (it would otherwise run once per distinct key of every split).
+    """
     key: Any = None
     try:
         for key, key_values in buffer.items():
+            if repeated_only and len(key_values) == 1:
+                continue
             buffer[key] = [combiner(key, iter(key_values))]
     except BaseException as exc:
         exc.add_note(f"mapred: in the combiner, {task.describe()}, key {short_repr(key)}")

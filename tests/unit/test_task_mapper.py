@@ -73,8 +73,9 @@ def test_task_mapper_reads_a_whole_split(engine: Engine, tmp_path: Path) -> None
     assert result.counters["mapred"]["map_output_records"] < 40_000  # counted per task
 
 
-def test_an_error_in_a_task_mapper_names_the_task(engine: Engine) -> None:
+def test_an_error_in_a_task_mapper_names_the_task() -> None:
     """An exception in a task mapper keeps its type and names the task."""
+
     @task_mapper
     def broken(records: Iterator[int]) -> Iterator[tuple[int, int]]:
         for record in records:
@@ -83,7 +84,7 @@ def test_an_error_in_a_task_mapper_names_the_task(engine: Engine) -> None:
             yield record, 1
 
     with pytest.raises(IndexError) as info:
-        engine.mapreduce(broken, total, range(10), chunksize=3)
+        mapreduce(broken, total, range(10), chunksize=3, workers=2)
     assert "map task 1" in info.value.__notes__[0]
     assert "task mapper" in info.value.__notes__[0]
 
@@ -98,3 +99,36 @@ def test_task_mapper_runs_serially_too() -> None:
     """The serial backend gives the same answer."""
     data = ["a b", "b c", "c c"]
     assert mapreduce(count_words, total, data, backend="serial") == {"a": 1, "b": 2, "c": 3}
+
+
+def test_a_task_mapper_breaking_the_contract_gets_a_type_error() -> None:
+    """A task mapper returning non-pairs or unhashable keys is told so, as a mapper is."""
+
+    @task_mapper
+    def bare(records: Iterator[int]) -> list[int]:
+        return list(records)
+
+    @task_mapper
+    def listy(records: Iterator[int]) -> list[tuple[list[int], int]]:
+        return [([record], 1) for record in records]
+
+    with pytest.raises(TypeError, match=r"mapper must yield \(key, value\) pairs, got 1"):
+        mapreduce(bare, total, [1, 2], workers=1)
+    with pytest.raises(TypeError, match=r"unhashable key \[1\]"):
+        mapreduce(listy, total, [1, 2], workers=1)
+
+
+def test_the_combiner_merges_only_keys_a_task_returned_twice(engine: Engine) -> None:
+    """With a task mapper the combiner runs on repeated keys only: the mapper has
+    already aggregated its task."""
+
+    @task_mapper
+    def twice_a(records: Iterator[int]) -> list[tuple[str, int]]:
+        items = list(records)
+        return [("a", len(items)), ("a", 1), ("b", 1)]
+
+    def tagged(key: str, values: Iterator[int]) -> int:
+        return sum(values) * 100  # shows whether it ran
+
+    result = engine.mapreduce(twice_a, total, [1, 2, 3], combiner=tagged, chunksize=3)
+    assert result == {"a": 400, "b": 1}
