@@ -195,7 +195,7 @@ class Engine:
         self,
         mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
         reducer: Callable[[Any, Any], Any],
-        data: Iterable[Any],
+        data: Iterable[Any] | TextInput,
         **options: Any,
     ) -> Result | OutputResult:
         """Run one job on this engine's workers.
@@ -232,7 +232,7 @@ def _is_dask_client(backend: Any) -> bool:
 def mapreduce(
     mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
     reducer: Callable[[Any, Any], Any],
-    data: Iterable[Any],
+    data: Iterable[Any] | TextInput,
     *,
     combiner: Callable[[Any, Any], Any] | None = None,
     workers: int | None = None,

@@ -107,11 +107,18 @@ def pack_exception(exc: BaseException) -> bytes:
     The worker sends these bytes home; :func:`unpack_exception` rebuilds the exception.
     """
     tb = "".join(traceback.format_exception(exc))
+    # Pickle the exception alone: its traceback travels as text above, and its chain,
+    # if pickled (tblib does, once distributed is imported), would show frames twice or
+    # drag in objects that cannot be pickled and cost the exception its type.
+    chain = exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__
+    exc.__traceback__ = exc.__cause__ = exc.__context__ = None
     try:
         payload = cloudpickle.dumps(exc)
         pickle.loads(payload)  # an exception that pickles but will not unpickle is common
     except Exception:
         payload = b""
+    finally:
+        exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__ = chain
     fallback = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
     return pickle.dumps((payload, fallback, tb))
 

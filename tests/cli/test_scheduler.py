@@ -25,7 +25,7 @@ pytestmark = pytest.mark.dask
 def scheduler() -> Iterator[str]:
     """The address of a two-worker cluster running in threads of this process."""
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
     ) as cluster:
         yield cluster.scheduler_address
 
