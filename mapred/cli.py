@@ -97,22 +97,21 @@ LINES_PER_BLOCK = 4096
 def word_mapper(pattern: str, lower: bool = True) -> mapred.job.TaskMapper:
     r"""A task mapper that counts the matches of ``pattern`` in its split's lines.
 
-        It counts a whole map task in C (``Counter.update`` over ``findall``) and returns
-        one ``(token, count)`` pair per distinct token, instead of ``(token, 1)`` per
-        occurrence: the engine then moves tens of thousands of pairs, not millions. The
-        default pattern runs over blocks of lines joined by ``"
-    "``, which it can never
-        match across; any other pattern runs line by line (anchors and lookarounds must
-        see one line). The regex is compiled here, once; it pickles as its text. Empty
-        matches are not tokens, and tokens are the whole match even when ``pattern`` has
-        capturing groups.
+    It counts a whole map task in C (``Counter.update`` over ``findall``) and returns
+    one ``(token, count)`` pair per distinct token, instead of ``(token, 1)`` per
+    occurrence: the engine then moves tens of thousands of pairs, not millions. The
+    default pattern runs over blocks of lines joined by newlines, which it can never
+    match across; any other pattern runs line by line (anchors and lookarounds must
+    see one line). The regex is compiled here, once; it pickles as its text. Empty
+    matches are not tokens, and tokens are the whole match even when ``pattern`` has
+    capturing groups.
 
-        >>> sorted(word_mapper(DEFAULT_PATTERN)(iter(["Don’t PANIC, don't", "panic"])))
-        [("don't", 1), ('don’t', 1), ('panic', 2)]
-        >>> sorted(word_mapper(r"(\w)\w*", lower=False)(iter(["Ab c"])))
-        [('Ab', 1), ('c', 1)]
-        >>> sorted(word_mapper(r"\d*")(iter(["a1b22", "1"])))
-        [('1', 2), ('22', 1)]
+    >>> sorted(word_mapper(DEFAULT_PATTERN)(iter(["Don’t PANIC, don't", "panic"])))
+    [("don't", 1), ('don’t', 1), ('panic', 2)]
+    >>> sorted(word_mapper(r"(\w)\w*", lower=False)(iter(["Ab c"])))
+    [('Ab', 1), ('c', 1)]
+    >>> sorted(word_mapper(r"\d*")(iter(["a1b22", "1"])))
+    [('1', 2), ('22', 1)]
     """
     compiled = re.compile(pattern)
     case: Callable[[str], str] = str.lower if lower else str
