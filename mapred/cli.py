@@ -31,319 +31,40 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import errno
-import heapq
 import importlib
 import importlib.util
-import itertools
-import json
 import os
 import re
 import sys
-import tempfile
 import traceback
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from operator import itemgetter
-from typing import IO, Any, cast
+from collections.abc import Iterator
+from typing import Any, cast
 
 import mapred
 import mapred.job
 from mapred.engine import parse_size
 from mapred.errors import DecodeError, MapredError
+from mapred.formats import (
+    FORMATS,
+    ReaderGone,
+    format_counts,
+    format_pairs,
+    quiet_stdout,
+    write_lines,
+)
+from mapred.loader import UsageError, load_function, one_line
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
-
-DEFAULT_PATTERN = r"\w+(?:['’]\w+)*"
+from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a job stopped by Ctrl-C
 
-# Output lines joined into one write: fewer write calls, a bounded amount of text in hand.
-WRITE_BATCH_LINES = 4096
-
 # How long --scheduler waits for the scheduler to answer. Dask's default (30 s) is long
 # for a command that is most often pointed at a wrong or stopped address; a scheduler
 # that is up answers in milliseconds, even across a slow network.
 SCHEDULER_CONNECT_SECONDS = 10
-
-FORMATS = ("tsv", "csv", "jsonl")
-SORTS = ("count", "key")
-
-# TSV fields cannot hold a tab or a newline; escape them (and the escape character) so
-# every line stays two fields and the text can be recovered, as PostgreSQL's COPY does.
-_TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-class UsageError(Exception):
-    """A problem with the command line found after parsing it: exit status 2."""
-
-
-class _ReaderGone(Exception):
-    """Whoever read our stdout stopped (``| head``): end quietly."""
-
-
-# ---------------------------------------------------------------------------------------------
-# The word count job. These functions run in the workers.
-
-
-# Lines a word count mapper tokenizes in one regex call: enough to make the per-call
-# cost vanish, few enough that a block of text stays in the CPU cache (~200 KB).
-LINES_PER_BLOCK = 4096
-
-
-def word_mapper(pattern: str, lower: bool = True) -> mapred.job.TaskMapper:
-    r"""A task mapper that counts the matches of ``pattern`` in its split's lines.
-
-    It counts a whole map task in C (``Counter.update`` over ``findall``) and returns
-    one ``(token, count)`` pair per distinct token, instead of ``(token, 1)`` per
-    occurrence: the engine then moves tens of thousands of pairs, not millions. The
-    default pattern runs over blocks of lines joined by newlines, which it can never
-    match across; any other pattern runs line by line (anchors and lookarounds must
-    see one line). The regex is compiled here, once; it pickles as its text. Empty
-    matches are not tokens, and tokens are the whole match even when ``pattern`` has
-    capturing groups.
-
-    >>> sorted(word_mapper(DEFAULT_PATTERN)(iter(["Don’t PANIC, don't", "panic"])))
-    [("don't", 1), ('don’t', 1), ('panic', 2)]
-    >>> sorted(word_mapper(r"(\w)\w*", lower=False)(iter(["Ab c"])))
-    [('Ab', 1), ('c', 1)]
-    >>> sorted(word_mapper(r"\d*")(iter(["a1b22", "1"])))
-    [('1', 2), ('22', 1)]
-    """
-    compiled = re.compile(pattern)
-    case: Callable[[str], str] = str.lower if lower else str
-    tokens: Callable[[str], list[str]]
-    if compiled.groups:
-        finditer = compiled.finditer
-
-        def tokens(text: str) -> list[str]:
-            return [match.group() for match in finditer(text)]
-
-    else:
-        tokens = compiled.findall
-    joinable = pattern == DEFAULT_PATTERN
-
-    @mapred.task_mapper
-    def count_tokens(lines: Iterator[str]) -> Iterable[tuple[str, int]]:
-        counts: Counter[str] = Counter()
-        while block := list(itertools.islice(lines, LINES_PER_BLOCK)):
-            if joinable:
-                counts.update(tokens(case("\n".join(block))))
-            else:
-                for line in block:
-                    counts.update(tokens(case(line)))
-        counts.pop("", None)
-        return counts.items()
-
-    return count_tokens
-
-
-def add_counts(word: Any, counts: Iterable[int]) -> int:
-    """Combiner and reducer of ``wordcount``: the sum of the counts."""
-    return sum(counts)
-
-
-# ---------------------------------------------------------------------------------------------
-# Ordering and formatting
-
-
-def count_order(item: tuple[str, int]) -> tuple[int, str]:
-    """Sort key: count descending, then word ascending.
-
-    >>> sorted([("b", 1), ("a", 1), ("c", 2)], key=count_order)
-    [('c', 2), ('a', 1), ('b', 1)]
-    """
-    return -item[1], item[0]
-
-
-def order_counts(
-    counts: Mapping[str, int], sort: str = "count", top: int | None = None
-) -> list[tuple[str, int]]:
-    """The rows of a word count, in the order ``--sort`` and ``--top`` ask for.
-
-    ``top`` keeps the ``top`` most frequent words (ties: the word first in order wins);
-    ``sort="key"`` then lists them by word. ``counts`` iterates in key order (a Result).
-
-    >>> counts = {"a": 1, "b": 3, "c": 2, "d": 3}
-    >>> order_counts(counts)
-    [('b', 3), ('d', 3), ('c', 2), ('a', 1)]
-    >>> order_counts(counts, top=2), order_counts(counts, sort="key", top=3)
-    ([('b', 3), ('d', 3)], [('b', 3), ('c', 2), ('d', 3)])
-    """
-    items = counts.items()
-    if top is not None and top < len(counts):
-        rows = heapq.nsmallest(top, items, key=count_order)  # O(n log top), not a full sort
-        if sort == "key":
-            rows.sort(key=itemgetter(0))
-        return rows
-    if sort == "key":
-        return list(items)
-    return sorted(items, key=count_order)
-
-
-def tsv_field(text: str) -> str:
-    r"""A str as one TSV field: backslash, tab, newline and CR escaped.
-
-    >>> print(tsv_field("a\tb\\c"))
-    a\tb\\c
-    """
-    return text.translate(_TSV_ESCAPES)
-
-
-def json_field(value: Any) -> str:
-    """A value as JSON on one line; what JSON lacks becomes a list or a string.
-
-    >>> json_field((1, "é")), json_field({2, 1}), json_field(b"x"), json_field(None)
-    ('[1, "é"]', '[1, 2]', '"b\\'x\\'"', 'null')
-    """
-    try:
-        return json.dumps(value, ensure_ascii=False, default=_json_default)
-    except (TypeError, ValueError):  # a dict with tuple keys, a cycle: say what it was
-        return json.dumps(repr(value), ensure_ascii=False)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, set | frozenset):
-        try:
-            return sorted(value)
-        except TypeError:
-            return list(value)
-    return repr(value)
-
-
-def pair_field(value: Any) -> str:
-    r"""A key or value of ``run``'s output: a str as is (TSV-escaped), anything else as JSON.
-
-    >>> pair_field("to be"), pair_field(3), pair_field(("a", 1)), pair_field("1")
-    ('to be', '3', '["a", 1]', '1')
-    """
-    if isinstance(value, str):
-        return tsv_field(value)
-    return json_field(value)
-
-
-def format_counts(rows: Iterable[tuple[str, int]], fmt: str) -> Iterator[str]:
-    """The lines of a word count in format ``fmt``: tsv, csv (with a header) or jsonl.
-
-    >>> list(format_counts([("a,b", 2)], "csv"))
-    ['word,count\\n', '"a,b",2\\n']
-    >>> list(format_counts([("é", 1)], "jsonl"))
-    ['{"word": "é", "count": 1}\\n']
-    """
-    if fmt == "tsv":
-        return (f"{tsv_field(word)}\t{count}\n" for word, count in rows)
-    if fmt == "jsonl":
-        dumps = json.dumps
-        return (
-            dumps({"word": word, "count": count}, ensure_ascii=False) + "\n" for word, count in rows
-        )
-    return _csv_lines(rows)
-
-
-def _csv_lines(rows: Iterable[tuple[str, int]]) -> Iterator[str]:
-    lines: list[str] = []
-    writer = csv.writer(_ListWriter(lines), lineterminator="\n")
-    writer.writerow(("word", "count"))
-    for row in rows:
-        writer.writerow(row)
-        yield from lines
-        lines.clear()
-    yield from lines
-
-
-class _ListWriter:
-    """A file-like ``write`` that appends to a list, for :func:`csv.writer`."""
-
-    def __init__(self, lines: list[str]) -> None:
-        self.write = lines.append
-
-
-def format_pairs(pairs: Iterable[tuple[Any, Any]]) -> Iterator[str]:
-    r"""The lines of ``run``'s output: ``key<TAB>value``.
-
-    >>> list(format_pairs([("a", [1, 2]), (None, "x")]))
-    ['a\t[1, 2]\n', 'null\tx\n']
-    """
-    return (f"{pair_field(key)}\t{pair_field(value)}\n" for key, value in pairs)
-
-
-# ---------------------------------------------------------------------------------------------
-# Writing the output
-
-
-def write_lines(lines: Iterable[str], output: str | None) -> None:
-    """Write ``lines`` as UTF-8 to stdout, or atomically to the file ``output``.
-
-    Raises:
-        _ReaderGone: stdout was closed by its reader.
-        OSError: the file could not be written; it is left as it was.
-    """
-    if output is None or output == "-":
-        stdout = sys.stdout
-        if stdout is None:  # started with stdout closed (>&-)
-            raise OSError(errno.EBADF, "standard output is closed")
-        stream: IO[bytes] | None = getattr(stdout, "buffer", None)
-        try:
-            stdout.flush()
-            if stream is None:  # a text-only stdout (replaced by a caller): no bytes to write
-                for batch in _batches(lines):
-                    stdout.write(batch)
-                stdout.flush()
-                return
-            _write_batches(lines, stream)
-            stream.flush()
-        except BrokenPipeError:
-            raise _ReaderGone from None
-        return
-    directory = os.path.dirname(os.path.abspath(output))
-    fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", dir=directory)
-    try:
-        with open(fd, "wb") as file:
-            _write_batches(lines, file)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, _new_file_mode(output))
-        os.replace(temp, output)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
-def _batches(lines: Iterable[str]) -> Iterator[str]:
-    it = iter(lines)
-    while batch := list(itertools.islice(it, WRITE_BATCH_LINES)):
-        yield "".join(batch)
-
-
-def _write_batches(lines: Iterable[str], stream: IO[bytes]) -> None:
-    # surrogateescape: bytes that --errors surrogateescape let through go out as they came.
-    for batch in _batches(lines):
-        stream.write(batch.encode("utf-8", "surrogateescape"))
-
-
-def _new_file_mode(path: str) -> int:
-    """The mode for ``path``: the file's own if it exists, else 0o666 less the umask."""
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
-
-
-def _quiet_stdout() -> None:
-    """Point stdout at /dev/null so the interpreter's final flush cannot fail again.
-
-    The recipe of the Python docs for SIGPIPE (library/signal.html, "Note on SIGPIPE").
-    """
-    with contextlib.suppress(OSError, ValueError, AttributeError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -400,7 +121,7 @@ def _text_input(args: argparse.Namespace) -> TextInput:
     except FileNotFoundError as exc:
         raise UsageError(f"{exc.filename}: {exc.strerror}") from exc
     except (OSError, ValueError) as exc:
-        raise UsageError(_one_line(exc)) from exc
+        raise UsageError(one_line(exc)) from exc
     for path in data.files:
         if not os.access(path, os.R_OK):
             raise UsageError(f"{path}: permission denied")
@@ -466,98 +187,6 @@ def _isatty(stream: Any) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-# Loading user functions for `run`
-
-
-def load_function(spec: str, role: str, stack: contextlib.ExitStack) -> Callable[..., Any]:
-    """The function named by ``module:function`` or ``path/to/file.py:function``.
-
-    A file is loaded as a module of its own, registered with cloudpickle to travel by
-    value, so the workers need not import it (whatever the start method or cluster).
-    A module is imported with the current directory on ``sys.path``, as ``python -m``
-    does. ``function`` may be a dotted path (``module:Class.method``). What is added to
-    ``sys.path``, ``sys.modules`` and cloudpickle is undone when ``stack`` closes.
-
-    Raises:
-        UsageError: the spec is malformed, or the module, file or function is missing,
-            fails to load or is not callable.
-    """
-    where, sep, name = spec.rpartition(":")
-    if not sep or not where or not name:
-        raise UsageError(f"{role} {spec!r}: expected module:function or path/to/file.py:function")
-    if where.endswith(".py") or "/" in where or os.sep in where:
-        module = _load_file(where, f"{role} {spec!r}", stack)
-    else:
-        module = _import_module(where, f"{role} {spec!r}", stack)
-    target: Any = module
-    for part in name.split("."):
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise UsageError(f"{role} {spec!r}: {where} has no function {name!r}") from None
-    if not callable(target):
-        raise UsageError(f"{role} {spec!r}: {name} is a {type(target).__name__}, not a function")
-    return target  # type: ignore[no-any-return]
-
-
-def _import_module(name: str, what: str, stack: contextlib.ExitStack) -> Any:
-    _prepend_sys_path(os.getcwd(), stack)
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            raise UsageError(
-                f"{what}: no module named {exc.name!r} (for a file, write path/to/file.py:function)"
-            ) from exc
-        raise UsageError(f"{what}: cannot import {name}: {_one_line(exc)}") from exc
-    except Exception as exc:
-        raise UsageError(f"{what}: cannot import {name}: {_one_line(exc)}") from exc
-
-
-def _load_file(path: str, what: str, stack: contextlib.ExitStack) -> Any:
-    import cloudpickle
-
-    if not os.path.isfile(path):
-        raise UsageError(f"{what}: no such file {path!r}")
-    real = os.path.realpath(path)
-    for module in list(sys.modules.values()):  # mapper and reducer from one file: load it once
-        if getattr(module, "__mapred_job_file__", None) == real:
-            return module
-    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(real))[0])
-    name = f"_mapred_job_{stem}"
-    suffix = itertools.count(2)
-    while name in sys.modules:
-        name = f"_mapred_job_{stem}_{next(suffix)}"
-    spec = importlib.util.spec_from_file_location(name, real)
-    if spec is None or spec.loader is None:
-        raise UsageError(f"{what}: cannot load {path} as Python")
-    module = importlib.util.module_from_spec(spec)
-    module.__mapred_job_file__ = real  # type: ignore[attr-defined]
-    _prepend_sys_path(os.path.dirname(real), stack)  # like a script: its siblings import
-    sys.modules[name] = module
-    stack.callback(sys.modules.pop, name, None)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as exc:
-        raise UsageError(f"{what}: cannot load {path}: {_one_line(exc)}") from exc
-    cloudpickle.register_pickle_by_value(module)
-    stack.callback(cloudpickle.unregister_pickle_by_value, module)
-    return module
-
-
-def _prepend_sys_path(directory: str, stack: contextlib.ExitStack) -> None:
-    if directory in sys.path or (directory == os.getcwd() and "" in sys.path):
-        return
-    sys.path.insert(0, directory)
-
-    def restore() -> None:
-        with contextlib.suppress(ValueError):
-            sys.path.remove(directory)
-
-    stack.callback(restore)
-
-
-# ---------------------------------------------------------------------------------------------
 # Exit status
 
 
@@ -569,8 +198,8 @@ def exit_status(exc: BaseException, debug: bool = False) -> int:
     """
     if isinstance(exc, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(exc, _ReaderGone):
-        _quiet_stdout()
+    if isinstance(exc, ReaderGone):
+        quiet_stdout()
         return EXIT_OK
     if isinstance(exc, SystemExit):  # SIGTERM during a job unwinds as SystemExit(143)
         return exc.code if isinstance(exc.code, int) else EXIT_FAILED
@@ -593,11 +222,11 @@ def describe_failure(exc: BaseException) -> str:
         message = re.sub(r"\s*\(try errors=.*?\)\s*$", "", str(exc))
         return f"{message} (try --errors replace)"
     if isinstance(exc, MapredError):
-        return _one_line(exc)
+        return one_line(exc)
     if isinstance(exc, OSError) and exc.strerror:
         where = f"{exc.filename}: " if exc.filename else ""
         return f"{where}{exc.strerror}"
-    message = f"{type(exc).__name__}: {_one_line(exc)}" if str(exc) else type(exc).__name__
+    message = f"{type(exc).__name__}: {one_line(exc)}" if str(exc) else type(exc).__name__
     notes = [
         n.removeprefix("mapred: ") for n in getattr(exc, "__notes__", ()) if n.startswith("mapred:")
     ]
@@ -608,10 +237,6 @@ def _hint(exc: BaseException) -> str:
     if isinstance(exc, MapredError | OSError):
         return ""
     return " [--debug shows the traceback]"
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 def _say(message: str) -> None:
