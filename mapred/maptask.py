@@ -310,10 +310,13 @@ def _flush(
         keys[0] = list(buffer)
         values[0] = list(buffer.values())
     else:
-        indices = partition_indices(list(buffer), reducers, job.partitioner)
-        for key, key_values, index in zip(buffer, buffer.values(), indices, strict=True):
-            keys[index].append(key)
-            values[index].append(key_values)
+        all_keys = list(buffer)
+        all_values = list(buffer.values())
+        indices = partition_indices(all_keys, reducers, job.partitioner)
+        for index in range(reducers):  # one C-level pass per partition, not a loop per key
+            mine = [i == index for i in indices]
+            keys[index] = list(itertools.compress(all_keys, mine))
+            values[index] = list(itertools.compress(all_values, mine))
     packer = make_packer()
     shuffled = 0
     for index in range(reducers):

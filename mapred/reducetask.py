@@ -138,17 +138,17 @@ class ReduceState:
             exc.add_note(f"mapred: decoding the shuffle input of {self.task.describe()}")
             raise
         groups = self.groups
-        n_values = 0
+        setdefault = groups.setdefault
+        n_values = sum(map(len, values))
         n_keys = len(groups)
         combined = 0
+        combine = self.job.combiner is not None
         for key, key_values in zip(keys, values, strict=True):
-            n_values += len(key_values)
-            held = groups.get(key)
-            if held is None:
-                groups[key] = key_values
+            held = setdefault(key, key_values)  # one dict operation, new key or not
+            if held is key_values:
                 continue
             held.extend(key_values)
-            if len(held) >= REDUCE_COMBINE_VALUES and self.job.combiner is not None:
+            if combine and len(held) >= REDUCE_COMBINE_VALUES:
                 groups[key] = [self._combine(key, held)]
                 combined += len(held) - 1
         if combined:
