@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from mapred import Engine
 from tests import strategies
+from tests.oracle import in_order, total, words
 from tests.property.test_engine_oracle import sequential
 
 pytestmark = [
@@ -45,19 +46,6 @@ def on_dask(client: Any) -> Iterator[Engine]:
 def local() -> Iterator[Engine]:
     with Engine(workers=2, start_method="fork") as warm:
         yield warm
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: Any, values: Iterator[Any]) -> Any:
-    return sum(values)
-
-
-def in_order(key: Any, values: Iterator[Any]) -> list[Any]:
-    return list(values)
 
 
 def identity(pair: tuple[Any, Any]) -> list[tuple[Any, Any]]:

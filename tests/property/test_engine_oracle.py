@@ -15,41 +15,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mapred import Engine, mapreduce
-from mapred.serde import total_order_key
 from tests import strategies
+from tests.oracle import in_order, sequential, total, words
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-
-def sequential(mapper: Any, reducer: Any, data: Any) -> list[tuple[Any, Any]]:
-    """The oracle: group in input order in one dict, reduce, sort the keys."""
-    groups: dict[Any, list[Any]] = {}
-    for record in data:
-        for key, value in mapper(record):
-            groups.setdefault(key, []).append(value)
-    items = [(key, reducer(key, iter(values))) for key, values in groups.items()]
-    # SPEC 3: sorted keys; the total order agrees with sorted() wherever that is defined.
-    items.sort(key=lambda item: total_order_key(item[0]))
-    return items
 
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
     with Engine(workers=3, start_method="fork") as warm:
         yield warm
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: Any, values: Iterator[Any]) -> Any:
-    return sum(values)
-
-
-def in_order(key: Any, values: Iterator[Any]) -> list[Any]:
-    return list(values)
 
 
 def concat(key: Any, values: Iterator[list[Any]]) -> list[Any]:

@@ -21,19 +21,9 @@ from mapred.engine import MAP_SHARE, parse_size
 from mapred.maptask import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
 from mapred.serde import total_order_key
 from mapred.spill import RUN_PIECE_VALUES, merge_runs, read_run, sort_groups, write_run
+from tests.oracle import in_order, sequential
 
 TINY = "1MiB"  # the per-task floor: spills every few thousand keys
-
-
-def sequential(mapper: Any, reducer: Any, data: Any) -> list[tuple[Any, Any]]:
-    """The oracle: group in input order in one dict, reduce, sort the keys."""
-    groups: dict[Any, list[Any]] = {}
-    for record in data:
-        for key, value in mapper(record):
-            groups.setdefault(key, []).append(value)
-    items = [(key, reducer(key, iter(values))) for key, values in groups.items()]
-    items.sort(key=lambda item: total_order_key(item[0]))
-    return items
 
 
 def scattered(n: int) -> Iterator[tuple[str, int]]:
@@ -45,10 +35,6 @@ def scattered(n: int) -> Iterator[tuple[str, int]]:
 
 def identity(record: Any) -> list[Any]:
     return [record]
-
-
-def in_order(key: Any, values: Iterator[Any]) -> list[Any]:
-    return list(values)
 
 
 def total(key: Any, values: Iterator[int]) -> int:
