@@ -35,8 +35,11 @@ def fail_at_three(line: str) -> Iterator[tuple[str, int]]:
 def snapshot(workdirs: Path) -> tuple[int, int, int, set[str]]:
     gc.collect()
     me = psutil.Process()
-    return len(me.children(recursive=True)), threading.active_count(), me.num_fds(), set(
-        os.listdir(workdirs)
+    return (
+        len(me.children(recursive=True)),
+        threading.active_count(),
+        me.num_fds(),
+        set(os.listdir(workdirs)),
     )
 
 
