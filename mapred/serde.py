@@ -76,19 +76,21 @@ _FIRST = operator.itemgetter(0)
 _NOT_COMPARABLE = (TypeError, ArithmeticError)  # decimal NaN raises InvalidOperation on <
 
 
-def make_packer() -> msgpack.Packer:
+def make_packer(buf_size: int | None = None) -> msgpack.Packer:
     """A msgpack packer for keys and values; every SPEC section 4 type round-trips.
 
     Returns:
         A ``msgpack.Packer`` whose ``pack(obj)`` returns the bytes of one object. A packer
         is not thread-safe: use one per thread.
     """
+    options = {} if buf_size is None else {"buf_size": buf_size}
     return msgpack.Packer(
         default=_encode_ext,
         use_bin_type=True,
         strict_types=True,
         unicode_errors="surrogatepass",
         autoreset=True,
+        **options,
     )
 
 
@@ -140,24 +142,12 @@ def _pack_pooled(obj: object) -> bytes:
     try:
         packer = _PACKERS.pop()  # list.pop and append are atomic: safe across threads
     except IndexError:
-        packer = _make_pooled_packer()
+        packer = make_packer(NESTED_BUF_SIZE)  # nested payloads are small
     data: bytes = packer.pack(obj)
     # Not in a finally: a packer whose pack() raised is dropped, not reused.
     if len(data) <= POOL_KEEP_BYTES and len(_PACKERS) < POOL_MAX_PACKERS:
         _PACKERS.append(packer)
     return data
-
-
-def _make_pooled_packer() -> msgpack.Packer:
-    """A packer like :func:`make_packer` with a small initial buffer."""
-    return msgpack.Packer(
-        default=_encode_ext,
-        use_bin_type=True,
-        strict_types=True,
-        unicode_errors="surrogatepass",
-        autoreset=True,
-        buf_size=NESTED_BUF_SIZE,
-    )
 
 
 _PACKERS: list[msgpack.Packer] = []

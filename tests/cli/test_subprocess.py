@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,10 +22,10 @@ import psutil
 import pytest
 
 from tests.cli.conftest import ROOT, SAMPLE, expected_tsv, reference_counts
+from tests.processes import DEADLINE, gone, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
-DEADLINE = 20.0  # seconds a subprocess gets to reach the state under test
 MAPRED = [sys.executable, "-m", "mapred"]
 JOBS = ROOT / "tests" / "jobs"
 
@@ -37,14 +37,6 @@ def mapred(*args: str | Path, **kwargs) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*MAPRED, *map(str, args)], capture_output=True, text=True, check=False, **kwargs
     )
-
-
-def wait_for(predicate: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 @contextmanager
@@ -80,16 +72,6 @@ def feed_forever(proc: subprocess.Popen[bytes], line: bytes = b"endless stdin\n"
             return
 
     threading.Thread(target=feed, daemon=True).start()
-
-
-def gone(pids: list[int]) -> bool:
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
 
 
 def test_stdin(sample_text):

@@ -7,7 +7,6 @@ replacement is gone when the test ends (the no_leaks fixture checks).
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import pytest
@@ -26,16 +25,7 @@ WHERE = ["mapper", "combiner", "reducer", "map output", "task unpickling", "redu
 
 def run(client: Any, where: str, how: str, marker: str | None, **options: Any) -> Any:
     return mapreduce(
-        functools.partial(faulty.mapper, where, how, marker),
-        functools.partial(faulty.reducer, where, how, marker),
-        faulty.records(where, how, marker),
-        combiner=None
-        if where in ("map output", "reduce input")
-        else functools.partial(faulty.combiner, where, how, marker),
-        reducers=3,
-        chunksize=20,
-        backend=client,
-        **options,
+        **faulty.job(where, how, marker), reducers=3, chunksize=20, backend=client, **options
     )
 
 

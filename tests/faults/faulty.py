@@ -9,6 +9,7 @@ marker it fires on every attempt. No sleeping, no timing: the same run every tim
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import sys
@@ -120,3 +121,17 @@ def expected() -> dict[int, int]:
     for value in range(N_RECORDS):
         sums[value % N_KEYS] = sums.get(value % N_KEYS, 0) + value
     return dict(sorted(sums.items()))
+
+
+def job(where: str, how: str, marker: str | None) -> dict[str, Any]:
+    """The crash-table job as ``mapreduce`` keyword arguments (mapper, reducer, data,
+    combiner). A value that must reach the shuffle as it is gets no combiner."""
+    combiner = None
+    if where not in ("map output", "reduce input"):
+        combiner = functools.partial(globals()["combiner"], where, how, marker)
+    return {
+        "mapper": functools.partial(mapper, where, how, marker),
+        "reducer": functools.partial(reducer, where, how, marker),
+        "data": records(where, how, marker),
+        "combiner": combiner,
+    }

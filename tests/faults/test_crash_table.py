@@ -32,13 +32,7 @@ EXCEPTIONS = ["raise", "sys_exit"]
 
 def run(where: str, how: str, marker: str | None, start_method: str, **options: Any) -> Any:
     return mapreduce(
-        functools.partial(faulty.mapper, where, how, marker),
-        functools.partial(faulty.reducer, where, how, marker),
-        faulty.records(where, how, marker),
-        # A Bomb must reach the encoder as it is, not summed by a combiner first.
-        combiner=None
-        if where in ("map output", "reduce input")
-        else functools.partial(faulty.combiner, where, how, marker),
+        **faulty.job(where, how, marker),
         workers=2,
         reducers=3,
         chunksize=20,

@@ -16,25 +16,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import psutil
 import pytest
 
 from mapred import Engine, JobTimeout, mapreduce
+from tests.processes import DEADLINE, gone, wait_for
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parents[2]
-DEADLINE = 20.0  # seconds a subprocess gets to reach the point under test
-
-
-def wait_for(predicate: Any, what: str, deadline: float = DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def start_driver(
@@ -63,16 +54,6 @@ def start_driver(
     assert driver.poll() is None, driver.communicate()
     pids = [int(p.name.split("-")[1]) for p in markers.glob("pid-*")]
     return driver, pids, workdir
-
-
-def gone(pids: list[int]) -> bool:
-    for pid in pids:
-        try:
-            if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
-                return False
-        except psutil.NoSuchProcess:
-            continue
-    return True
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
