@@ -38,7 +38,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import Any
 
 import mapred
 import mapred.job
@@ -76,11 +76,10 @@ def command_wordcount(args: argparse.Namespace) -> None:
     data = _text_input(args)
     mapper = word_mapper(args.pattern, lower=args.lower)
     with _backend(args) as backend:
-        # cast: mapreduce takes a TextInput, though its annotation says Iterable.
         counts = mapred.mapreduce(
             mapper,
             add_counts,
-            cast(Any, data),
+            data,
             combiner=add_counts,
             backend=backend,
             **_job_options(args),
@@ -100,7 +99,7 @@ def command_run(args: argparse.Namespace) -> None:
             result = mapred.mapreduce(
                 mapper,
                 reducer,
-                cast(Any, data),
+                data,
                 combiner=combiner,
                 backend=backend,
                 **_job_options(args),
