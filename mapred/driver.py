@@ -1,8 +1,8 @@
 """The driver loop of one job: hand out tasks, read events, retry, commit.
 
-:class:`JobRun` is the single scheduler every backend is driven by. It pulls the next
+:class:`Driver` is the single scheduler every backend is driven by. It pulls the next
 chunk of input only when a slot is idle (bounded read-ahead), commits a map attempt
-only when it reports success (forwarding its segment references to running reduce
+only when it reports success (forwarding its batch references to running reduce
 tasks), turns a dead worker into a retry or :class:`~mapred.errors.WorkerLost`, and
 enforces the deadline. See :mod:`mapred.engine` for the picture.
 """
@@ -33,8 +33,8 @@ from mapred.job import JobSpec
 from mapred.maptask import MapResult, MapTask
 from mapred.output import commit_part
 from mapred.reducetask import ReduceResult, ReduceTask
-from mapred.shuffle import Segment
-from mapred.splits import TextInput, iter_chunks, iter_stream_lines
+from mapred.shuffle import Batch
+from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -97,14 +97,14 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
             yield {"split": split, "encoding": data.encoding, "errors": data.errors}
         for stream in data.streams:
             lines = iter_stream_lines(stream, data.encoding, data.errors)
-            for chunk in iter_chunks(lines, chunksize):
+            for chunk in iter_record_splits(lines, chunksize):
                 yield {"records": chunk}
         return
-    for chunk in iter_chunks(data, chunksize):
+    for chunk in iter_record_splits(data, chunksize):
         yield {"records": chunk}
 
 
-class JobRun:
+class Driver:
     """The driver loop of one job: dispatch, collect events, retry, commit."""
 
     def __init__(
@@ -131,7 +131,7 @@ class JobRun:
         self.retries: deque[MapTask] = deque()
         self.next_index = 0
         self.n_maps: int | None = None
-        self.committed: dict[int, list[list[Segment]]] = {}
+        self.committed: dict[int, list[list[Batch]]] = {}
         self.reduce_queue: deque[tuple[int, int]] = deque()
         self.reduced: dict[int, ReduceResult] = {}
 
@@ -201,8 +201,8 @@ class JobRun:
         if self.reduce_queue:
             partition, attempt = self.reduce_queue.popleft()
             committed = tuple(
-                (index, tuple(segments[partition]))
-                for index, segments in sorted(self.committed.items())
+                (index, tuple(batches[partition]))
+                for index, batches in sorted(self.committed.items())
             )
             return ReduceTask(partition, attempt, self.n_maps, committed)
         return None
@@ -226,13 +226,13 @@ class JobRun:
             self._retry(task, event.payload)
 
     def _commit_map(self, result: MapResult) -> None:
-        self.committed[result.index] = result.segments
+        self.committed[result.index] = result.batches
         merge_into(self.counters, result.counters)
         if self.live is not None:
             self.live.commit(result.index, result.counters)
         for slot, task in self.running.items():
             if isinstance(task, ReduceTask):
-                self.backend.forward(slot, result.index, result.segments[task.partition])
+                self.backend.forward(slot, result.index, result.batches[task.partition])
         if self.progress is not None:
             self.progress.map_done(result)
 

@@ -3,8 +3,8 @@ r"""The driver: plans tasks, runs the phases, retries, enforces the timeout, cle
 ::
 
       data ──► plan splits / chunks ──► MapTask ──► worker ──► map-<i>-<a>.bin
-                (bounded read-ahead)                  │   (one segment per partition)
-                                                      ▼ commit (i, segments)
+                (bounded read-ahead)                  │   (one batch per partition)
+                                                      ▼ commit (i, batches)
                                      ReduceTask p ◄── driver forwards references
                                          │ ingest in map order, spill past budget,
                                          ▼ merge, reduce each key in key order
@@ -14,7 +14,7 @@ r"""The driver: plans tasks, runs the phases, retries, enforces the timeout, cle
 input only when a worker is idle, so read-ahead is bounded by the number of workers.
 It hands each task to a backend slot, and learns from :class:`~mapred.backends.base.Event`
 s what became of it. A map task's output counts only when its attempt reports
-success: the driver then *commits* it, forwarding the segment references to every
+success: the driver then *commits* it, forwarding the batch references to every
 running reduce task. Reduce tasks start as soon as no map task is left to hand out,
 and ingest committed output while the last map tasks still run.
 
@@ -45,7 +45,7 @@ from typing import Any
 
 from mapred.backends.base import Backend
 from mapred.counters import Counters, LiveCounters
-from mapred.driver import JobRun, plan_map_tasks, sigint_deferred, sigterm_unwinds
+from mapred.driver import Driver, plan_map_tasks, sigint_deferred, sigterm_unwinds
 from mapred.errors import MapredError
 from mapred.job import JobSpec
 from mapred.output import part_name
@@ -61,7 +61,7 @@ from mapred.splits import TextInput
 # small enough for a laptop running several workers.
 DEFAULT_MEMORY_LIMIT = 1 << 30
 MAP_SHARE = 4  # a map task's buffer may hold 1/MAP_SHARE of memory_limit, whatever `workers` is
-MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per segment
+MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per batch
 TMPDIR_ENV = "MAPRED_TMPDIR"  # where private work directories go (default: tempfile's)
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
@@ -385,7 +385,7 @@ def _run(
         prepare = getattr(backend, "prepare", None)
         if prepare is not None:
             prepare(spec, functions)
-        run = JobRun(backend, spec, plan_map_tasks(data, chunksize), max_retries, timeout, started)
+        run = Driver(backend, spec, plan_map_tasks(data, chunksize), max_retries, timeout, started)
         run.live = live
         if options.get("progress"):
             from mapred.progress import ProgressBar

@@ -4,8 +4,8 @@ One map task reads its input (a byte-range split of a file, which it opens itsel
 or a chunk of records the driver sent), feeds every record to the mapper, and groups
 the pairs by key in a dict, keeping each key's values in the order they were made.
 Past :func:`buffer_pairs` pairs it *flushes*: applies the combiner to each key's
-values, partitions the keys, and encodes one segment per reduce partition. All of a
-task attempt's segments go to one file named after the attempt, so the output of an
+values, partitions the keys, and encodes one batch per reduce partition. All of a
+task attempt's batches go to one file named after the attempt, so the output of an
 attempt that dies is simply never referenced.
 """
 
@@ -32,10 +32,10 @@ from mapred.counters import (
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob, TaskMapper
 from mapred.serde import make_packer
-from mapred.shuffle import Segment, checked_partitioner, partition_for
+from mapred.shuffle import Batch, checked_partitioner, partition_for
 from mapred.splits import FileSplit, read_split_blocks
 
-# Pairs buffered before a flush. A flush applies the combiner and writes segments:
+# Pairs buffered before a flush. A flush applies the combiner and writes batches:
 # larger buffers combine better, smaller ones bound a worker's memory (a pair costs
 # roughly 100 bytes when every key is new). A count, not a size or a time, so the
 # combiner always sees the same groups: results never depend on timing.
@@ -43,7 +43,7 @@ MAP_BUFFER_PAIRS = 500_000
 # What one buffered pair may cost when its key is new: a str key (~60 bytes), a dict
 # slot (~40) and a one-item list (~60). The buffer also stays under the task's share
 # of memory_limit, counted at this price, but never below MIN_BUFFER_PAIRS (a flush
-# per handful of pairs would only make more, smaller segments).
+# per handful of pairs would only make more, smaller batches).
 MAP_PAIR_BYTES = 150
 MIN_BUFFER_PAIRS = 1024
 
@@ -79,17 +79,17 @@ class MapTask:
 
 @dataclass(frozen=True)
 class MapResult:
-    """What a map task attempt made: per partition, its segments in order."""
+    """What a map task attempt made: per partition, its batches in order."""
 
     index: int
     attempt: int
-    segments: list[list[Segment]]
+    batches: list[list[Batch]]
     counters: Counters
     input_bytes: int = 0  # bytes of the file split read (0 for records): drives progress
 
 
 class _Output:
-    """Where one attempt's segments go: a file of its own, or memory."""
+    """Where one attempt's batches go: a file of its own, or memory."""
 
     def __init__(self, workdir: str | None, task: MapTask, partitions: int) -> None:
         self.path = (
@@ -97,11 +97,11 @@ class _Output:
         )
         self.file = open(self.path, "wb") if self.path else None  # noqa: SIM115 closed in close()
         self.offset = 0
-        self.segments: list[list[Segment]] = [[] for _ in range(partitions)]
+        self.batches: list[list[Batch]] = [[] for _ in range(partitions)]
 
     def write(self, partition: int, data: bytes) -> None:
         if self.file is None:
-            self.segments[partition].append(data)
+            self.batches[partition].append(data)
             return
         assert self.path is not None
         try:
@@ -111,7 +111,7 @@ class _Output:
                 f"cannot write map output to {os.path.dirname(self.path)}: "
                 f"{exc.strerror or exc} (set MAPRED_TMPDIR to a disk with more room)"
             ) from exc
-        self.segments[partition].append((self.path, self.offset, len(data)))
+        self.batches[partition].append((self.path, self.offset, len(data)))
         self.offset += len(data)
 
     def close(self) -> None:
@@ -122,7 +122,7 @@ class _Output:
                 raise MapredError(f"cannot write map output: {exc.strerror or exc}") from exc
 
 
-def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
+def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     """Run one map task attempt and return references to its encoded output."""
     spec = job.spec
     output = _Output(spec.workdir, task, spec.reducers)
@@ -145,7 +145,7 @@ def run_map_task(job: LoadedJob, task: MapTask) -> MapResult:
             add_builtin(counters, INPUT_RECORDS, n_records)
         finally:
             output.close()
-    return MapResult(task.index, task.attempt, output.segments, counters, _split_bytes(task.split))
+    return MapResult(task.index, task.attempt, output.batches, counters, _split_bytes(task.split))
 
 
 def _split_bytes(split: FileSplit | None) -> int:
@@ -296,7 +296,7 @@ def _flush(
     output: _Output,
     counters: Counters,
 ) -> None:
-    """Combine, partition and encode the buffered pairs: one segment per partition."""
+    """Combine, partition and encode the buffered pairs: one batch per partition."""
     if not buffer:
         return
     reducers = job.spec.reducers

@@ -103,7 +103,7 @@ class ProgressBar:
         self._maps_done += 1
         self._records += result.counters.get(BUILTIN_GROUP, {}).get(INPUT_RECORDS, 0)
         if self._reducers is None:
-            self._reducers = len(getattr(result, "segments", None) or ()) or None
+            self._reducers = len(getattr(result, "batches", None) or ()) or None
         self._set_postfix()
         self._call("update", result.input_bytes if self._by_bytes else 1)
         self._maybe_start_reduce()

@@ -1,6 +1,6 @@
 """Worker side of the reduce phase: gather one partition, group by key, reduce.
 
-A reduce task receives references to its partition's segments map task by map task,
+A reduce task receives references to its partition's batches map task by map task,
 in any order, and *ingests* them strictly in map-task order, so every key's values
 stay in input order. It starts while map tasks are still running. Groups live in a
 dict until the estimated memory passes the budget; then they are sorted and spilled
@@ -31,7 +31,7 @@ from mapred.counters import (
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
 from mapred.serde import make_packer
-from mapred.shuffle import Segment, read_segment, segment_size
+from mapred.shuffle import Batch, batch_size, read_batch
 from mapred.spill import (
     WRITE_BUFFER_BYTES,
     Item,
@@ -71,14 +71,14 @@ class ReduceTask:
         partition: the partition index.
         attempt: 1 for the first try.
         n_maps: how many map tasks feed it; the task is complete when all are in.
-        committed: (map index, segments) already committed when the task starts;
+        committed: (map index, batches) already committed when the task starts;
             more arrive while it runs.
     """
 
     partition: int
     attempt: int
     n_maps: int
-    committed: tuple[tuple[int, tuple[Segment, ...]], ...] = ()
+    committed: tuple[tuple[int, tuple[Batch, ...]], ...] = ()
 
     def describe(self) -> str:
         """The task in messages and error notes.
@@ -113,27 +113,27 @@ class ReduceState:
         self.runs: list[str] = []
         self.key_types: set[type] = set()
         self.next_index = 0
-        self.waiting: dict[int, tuple[Segment, ...]] = {}
+        self.waiting: dict[int, tuple[Batch, ...]] = {}
         self.counters: Counters = {}
-        for index, segments in task.committed:
-            self.add(index, segments)
+        for index, batches in task.committed:
+            self.add(index, batches)
 
     @property
     def complete(self) -> bool:
-        """True once every map task's segments are ingested."""
+        """True once every map task's batches are ingested."""
         return self.next_index >= self.task.n_maps
 
-    def add(self, map_index: int, segments: Iterable[Segment]) -> None:
-        """Accept one map task's segments; ingest as far as map-task order allows."""
-        self.waiting[map_index] = tuple(segments)
+    def add(self, map_index: int, batches: Iterable[Batch]) -> None:
+        """Accept one map task's batches; ingest as far as map-task order allows."""
+        self.waiting[map_index] = tuple(batches)
         while self.next_index in self.waiting:
-            for segment in self.waiting.pop(self.next_index):
-                self._ingest(segment)
+            for batch in self.waiting.pop(self.next_index):
+                self._ingest(batch)
             self.next_index += 1
 
-    def _ingest(self, segment: Segment) -> None:
+    def _ingest(self, batch: Batch) -> None:
         try:
-            keys, values = read_segment(segment)
+            keys, values = read_batch(batch)
         except BaseException as exc:
             exc.add_note(f"mapred: decoding the shuffle input of {self.task.describe()}")
             raise
@@ -155,7 +155,7 @@ class ReduceState:
             self.buffered -= combined * VALUE_BYTES
         add_builtin(self.counters, REDUCE_INPUT_RECORDS, n_values)
         self.buffered += (
-            segment_size(segment) * ENCODED_EXPANSION
+            batch_size(batch) * ENCODED_EXPANSION
             + (len(groups) - n_keys) * KEY_BYTES
             + n_values * VALUE_BYTES
         )
@@ -324,13 +324,13 @@ def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
             yield key, unpacker.unpack()
 
 
-def run_reduce_task(
-    job: LoadedJob, task: ReduceTask, more: Iterable[tuple[int, Iterable[Segment]]] = ()
+def execute_reduce_task(
+    job: LoadedJob, task: ReduceTask, more: Iterable[tuple[int, Iterable[Batch]]] = ()
 ) -> ReduceResult:
     """Run a reduce attempt whose input is all known: ``task.committed`` plus ``more``."""
     state = ReduceState(job, task)
-    for index, segments in more:
-        state.add(index, segments)
+    for index, batches in more:
+        state.add(index, batches)
     if not state.complete:
         from mapred.errors import InternalError
 

@@ -1,8 +1,8 @@
-"""The shuffle: stable partitioning of keys and the segments that carry them.
+"""The shuffle: stable partitioning of keys and the batches that carry them.
 
-A map task groups its pairs by key, then cuts them into one *segment* per reduce
+A map task groups its pairs by key, then cuts them into one *batch* per reduce
 partition: two msgpack arrays, the keys and the matching lists of values, in the
-order the keys first appeared. A segment lives either in the map task's output
+order the keys first appeared. A batch lives either in the map task's output
 file (local processes: reduce tasks read it from disk, the driver only passes the
 ``(path, offset, length)`` reference along) or in memory (Dask: it travels with the
 task result).
@@ -15,8 +15,8 @@ from typing import Any
 
 from mapred.serde import make_unpacker, stable_hash
 
-# A segment: bytes in memory, or (path, offset, length) of a map output file.
-Segment = bytes | tuple[str, int, int]
+# A batch: bytes in memory, or (path, offset, length) of a map output file.
+Batch = bytes | tuple[str, int, int]
 
 
 def partition_for(key: Any, reducers: int) -> int:
@@ -47,12 +47,12 @@ def checked_partitioner(
     return partition
 
 
-def read_segment(segment: Segment) -> tuple[list[Any], list[list[Any]]]:
-    """Decode one segment into its keys and their value lists."""
-    if isinstance(segment, bytes):
-        data = segment
+def read_batch(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
+    """Decode one batch into its keys and their value lists."""
+    if isinstance(batch, bytes):
+        data = batch
     else:
-        path, offset, length = segment
+        path, offset, length = batch
         with open(path, "rb") as file:
             file.seek(offset)
             data = file.read(length)
@@ -63,12 +63,12 @@ def read_segment(segment: Segment) -> tuple[list[Any], list[list[Any]]]:
     return keys, values
 
 
-def segment_size(segment: Segment) -> int:
-    """Encoded bytes in a segment."""
-    return len(segment) if isinstance(segment, bytes) else segment[2]
+def batch_size(batch: Batch) -> int:
+    """Encoded bytes in a batch."""
+    return len(batch) if isinstance(batch, bytes) else batch[2]
 
 
-def iter_segments(segments: list[Segment]) -> Iterator[tuple[list[Any], list[list[Any]]]]:
-    """Decode segments one at a time, in order."""
-    for segment in segments:
-        yield read_segment(segment)
+def iter_batches(batches: list[Batch]) -> Iterator[tuple[list[Any], list[list[Any]]]]:
+    """Decode batches one at a time, in order."""
+    for batch in batches:
+        yield read_batch(batch)

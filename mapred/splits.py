@@ -2,7 +2,7 @@
 
 Two kinds of input reach a map task:
 
-* records of a user iterable, cut by :func:`iter_chunks` into lists on a
+* records of a user iterable, cut by :func:`iter_record_splits` into lists on a
   deterministic schedule (it never depends on timing or on the number of workers);
 * lines of text files, described by :func:`read_text` as a :class:`TextInput`.
   :meth:`TextInput.plan_splits` cuts each plain file into :class:`FileSplit` byte
@@ -362,7 +362,7 @@ def auto_split_size(total_bytes: int) -> int:
     return min(max(rounded, MIN_SPLIT_BYTES), MAX_SPLIT_BYTES)
 
 
-def iter_chunks(records: Iterable[T], chunksize: int | None) -> Iterator[list[T]]:
+def iter_record_splits(records: Iterable[T], chunksize: int | None) -> Iterator[list[T]]:
     """Cut ``records`` into lists, lazily: at most one chunk is pulled ahead.
 
     Args:
@@ -376,9 +376,9 @@ def iter_chunks(records: Iterable[T], chunksize: int | None) -> Iterator[list[T]
     Raises:
         ValueError: ``chunksize`` is not a positive int (raised at once).
 
-    >>> [len(c) for c in iter_chunks(range(7), 3)]
+    >>> [len(c) for c in iter_record_splits(range(7), 3)]
     [3, 3, 1]
-    >>> [len(c) for c in iter_chunks(range(500), None)]
+    >>> [len(c) for c in iter_record_splits(range(500), None)]
     [64, 128, 256, 52]
     """
     if chunksize is None:

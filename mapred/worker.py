@@ -20,7 +20,7 @@ from typing import Any
 
 from mapred.errors import InternalError, MapredError, pack_exception
 from mapred.job import JobSpec, LoadedJob
-from mapred.maptask import run_map_task
+from mapred.maptask import execute_map_task
 from mapred.reducetask import ReduceState, ReduceTask
 from mapred.serde import dumps, loads
 
@@ -54,7 +54,7 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
                     raise InternalError("a task arrived before its job")
                 job = _load(spec)
             if kind == "map":
-                result: Any = run_map_task(job, message[1])
+                result: Any = execute_map_task(job, message[1])
             else:
                 result = _serve_reduce(conn, job, message[1])
             reply = dumps(("done", result))
@@ -80,8 +80,8 @@ def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
     """Ingest committed map output as the driver forwards it, then reduce."""
     state = ReduceState(job, task)
     while not state.complete:
-        _, map_index, segments = loads(conn.recv_bytes())  # ("commit", index, segments)
-        state.add(map_index, segments)
+        _, map_index, batches = loads(conn.recv_bytes())  # ("commit", index, batches)
+        state.add(map_index, batches)
     return state.finish()
 
 

@@ -38,8 +38,8 @@ class Backend(Protocol):
         """Start ``task`` (a MapTask or ReduceTask) of job ``spec`` on an idle slot."""
         ...
 
-    def forward(self, slot: int, map_index: int, segments: Any) -> None:
-        """Give the reduce task running on ``slot`` one more map task's segments."""
+    def forward(self, slot: int, map_index: int, batches: Any) -> None:
+        """Give the reduce task running on ``slot`` one more map task's batches."""
         ...
 
     def wait(self, timeout: float) -> list[Event]:

@@ -2,21 +2,21 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
 
 ::
 
-    driver (JobRun)              Dask scheduler                     Dask workers
-    submit(MapTask i) ──► mapred-map-<job>-<i>-<a> ─────────► run_map_task: the worker
+    driver (Driver)              Dask scheduler                     Dask workers
+    submit(MapTask i) ──► mapred-map-<job>-<i>-<a> ─────────► execute_map_task: the worker
                              │                                 reads its own split
                              ├─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
-                             └─► mapred-part-…-<p>  partition p's segments,
+                             └─► mapred-part-…-<p>  partition p's batches,
                                                     kept on a worker as a future
     forward(i, [part future]) ─► ReduceTask p waits here until every map is in, then
                                  mapred-reduce-<job>-<p>-<a> ◄── the part futures of every
                                  map task, in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
 
-*The driver* (:class:`~mapred.driver.JobRun`) is the one scheduler, exactly as with local
+*The driver* (:class:`~mapred.driver.Driver`) is the one scheduler, exactly as with local
 processes: a slot is a task in flight, ``slots()`` is ``TASKS_PER_THREAD`` x the cluster's
 worker threads, so the input is read ahead by that many tasks and no more. The same
-stage functions (:func:`~mapred.maptask.run_map_task`, :class:`~mapred.reducetask.ReduceState`)
+stage functions (:func:`~mapred.maptask.execute_map_task`, :class:`~mapred.reducetask.ReduceState`)
 run as Dask tasks; this module only wraps them.
 
 *Map output stays on the workers.* A map task's result is split into one small Dask task
@@ -65,7 +65,7 @@ from mapred.backends.base import Event
 from mapred.counters import TASK_RETRIES, add_builtin
 from mapred.errors import MapredError, WorkerLost, pack_exception, short_repr
 from mapred.job import JobSpec, LoadedJob
-from mapred.maptask import MapResult, MapTask, run_map_task
+from mapred.maptask import MapResult, MapTask, execute_map_task
 from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
 from mapred.serde import dumps, loads
 from mapred.worker import _as_task_error
@@ -190,7 +190,7 @@ def _run_map(spec: JobSpec, index: int, task: bytes, topic: str) -> MapResult:
     """A map task attempt (``task``: a pickled MapTask); its result stays on the worker."""
     _announce(topic, spec.job_id, "map", index)
     try:
-        return run_map_task(_loaded(spec), loads(task))
+        return execute_map_task(_loaded(spec), loads(task))
     except BaseException as exc:  # SystemExit from user code too: it fails this task
         failure = _failed(exc)
     # Raised outside the except block, so the user's exception is not its __context__:
@@ -199,13 +199,13 @@ def _run_map(spec: JobSpec, index: int, task: bytes, topic: str) -> MapResult:
 
 
 def _map_info(result: MapResult) -> MapResult:
-    """What the driver needs of a map result: counters and bytes read, no segments."""
-    return replace(result, segments=[])
+    """What the driver needs of a map result: counters and bytes read, no batches."""
+    return replace(result, batches=[])
 
 
 def _map_partition(result: MapResult, partition: int) -> list[Any]:
-    """One partition's segments of a map result, for the reduce task that wants them."""
-    return result.segments[partition]
+    """One partition's batches of a map result, for the reduce task that wants them."""
+    return result.batches[partition]
 
 
 def _run_reduce(
@@ -213,7 +213,7 @@ def _run_reduce(
 ) -> ReduceResult:
     """A reduce task attempt over its partition of every map task, in map order.
 
-    ``parts[i]`` holds map task ``i``'s segment lists for this partition. Spill runs
+    ``parts[i]`` holds map task ``i``'s batch lists for this partition. Spill runs
     go to a private directory in the worker's local directory; the output comes back
     as bytes, or goes to ``spec.output_dir`` (which every worker must see).
     """
@@ -224,8 +224,8 @@ def _run_reduce(
             job = copy(_loaded(spec))
             job.spec = replace(spec, workdir=scratch)
             state = ReduceState(job, task)
-            for index, segment_lists in enumerate(parts):
-                state.add(index, [segment for segments in segment_lists for segment in segments])
+            for index, batch_lists in enumerate(parts):
+                state.add(index, [batch for batches in batch_lists for batch in batches])
             result = state.finish()
             if spec.output_dir is None and result.path is not None:
                 with open(result.path, "rb") as file:
@@ -276,7 +276,7 @@ class _Restarted:
 
 
 class DaskBackend:
-    """Slots on a Dask cluster, driven by :class:`~mapred.driver.JobRun`.
+    """Slots on a Dask cluster, driven by :class:`~mapred.driver.Driver`.
 
     Args:
         client: a connected, synchronous ``distributed.Client``. The backend never
@@ -372,11 +372,11 @@ class DaskBackend:
         info.add_done_callback(partial(self._finished, slot))
         return _Running(task, watched=info, futures=[output, info, *parts], parts=parts)
 
-    def forward(self, slot: int, map_index: int, segments: Any) -> None:
+    def forward(self, slot: int, map_index: int, batches: Any) -> None:
         entry = self._running.get(slot)
         if entry is None or not isinstance(entry.task, ReduceTask):
             return
-        entry.received[map_index] = tuple(segments)
+        entry.received[map_index] = tuple(batches)
         self._submit_reduce_when_complete(slot, entry)
 
     def _submit_reduce_when_complete(self, slot: int, entry: _Running) -> None:
@@ -462,8 +462,8 @@ class DaskBackend:
             else:
                 value = values[position]
             if isinstance(entry.task, MapTask):
-                segments = [[cast(Any, part)] for part in entry.parts]
-                value = replace(value, segments=segments)
+                batches = [[cast(Any, part)] for part in entry.parts]
+                value = replace(value, batches=batches)
             else:
                 self._reduces_left -= 1
                 if self._reduces_left == 0:  # the job's last task: the cluster may forget it

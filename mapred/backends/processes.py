@@ -102,13 +102,13 @@ class ProcessBackend:
             pass  # the worker died; its sentinel reports it
         worker.busy = True
 
-    def forward(self, slot: int, map_index: int, segments: Any) -> None:
+    def forward(self, slot: int, map_index: int, batches: Any) -> None:
         """Send a ``("commit", ...)`` message to the reduce task on ``slot``."""
         worker = self._workers[slot]
         if worker is None:
             return
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            send(worker.conn, ("commit", map_index, segments))
+            send(worker.conn, ("commit", map_index, batches))
 
     def wait(self, timeout: float) -> list[Event]:
         """Wait on the busy workers' pipes and sentinels together; results before deaths."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from mapred.backends.base import Event
 from mapred.job import JobSpec, LoadedJob
-from mapred.maptask import MapTask, run_map_task
+from mapred.maptask import MapTask, execute_map_task
 from mapred.reducetask import ReduceState
 
 
@@ -46,16 +46,16 @@ class SerialBackend:
         """
         job = self._loaded(spec)
         if isinstance(task, MapTask):
-            self._events.append(Event(slot, "done", run_map_task(job, task)))
+            self._events.append(Event(slot, "done", execute_map_task(job, task)))
             return
         self._reduce = ReduceState(job, task)
         self._finish_if_complete(slot)
 
-    def forward(self, slot: int, map_index: int, segments: Any) -> None:
-        """Feed one map task's segments to the running reduce task."""
+    def forward(self, slot: int, map_index: int, batches: Any) -> None:
+        """Feed one map task's batches to the running reduce task."""
         if self._reduce is None:
             return
-        self._reduce.add(map_index, segments)
+        self._reduce.add(map_index, batches)
         self._finish_if_complete(slot)
 
     def _finish_if_complete(self, slot: int) -> None:

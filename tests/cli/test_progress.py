@@ -25,7 +25,7 @@ def map_result(records: int, nbytes: int = 0, reducers: int = 2) -> SimpleNamesp
     return SimpleNamespace(
         counters={"mapred": {"input_records": records}},
         input_bytes=nbytes,
-        segments=[[] for _ in range(reducers)],
+        batches=[[] for _ in range(reducers)],
     )
 
 

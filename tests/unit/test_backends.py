@@ -71,12 +71,12 @@ def test_a_map_then_a_reduce_task_with_a_forwarded_commit(
     assert done.kind == "done"
     assert isinstance(done.payload, MapResult)
     backend.submit(
-        1, job, ReduceTask(0, 1, n_maps=2, committed=((0, tuple(done.payload.segments[0])),))
+        1, job, ReduceTask(0, 1, n_maps=2, committed=((0, tuple(done.payload.batches[0])),))
     )
     assert backend.wait(0.2) == []  # waiting for map task 1
     backend.submit(0, job, MapTask(1, 1, records=["b"]))
     (second,) = wait_events(backend)
-    backend.forward(1, 1, second.payload.segments[0])
+    backend.forward(1, 1, second.payload.batches[0])
     (reduced,) = wait_events(backend)
     assert isinstance(reduced.payload, ReduceResult)
     assert list(read_part(reduced.payload.path or "")) == [("a", 2), ("b", 2)]
@@ -128,7 +128,7 @@ def test_serial_backend_runs_tasks_inline(tmp_path: Path) -> None:
     (done,) = serial.wait(0)
     assert done.kind == "done"
     serial.submit(
-        0, spec(str(tmp_path)), ReduceTask(0, 1, 1, ((0, tuple(done.payload.segments[0])),))
+        0, spec(str(tmp_path)), ReduceTask(0, 1, 1, ((0, tuple(done.payload.batches[0])),))
     )
     (reduced,) = serial.wait(0)
     assert list(read_part(reduced.payload.path)) == [("s", 2), ("t", 1)]

@@ -122,7 +122,7 @@ def _segment(keys: list[Any], values: list[list[Any]]) -> bytes:
 
 
 def test_ingest_never_holds_more_than_the_budget(tmp_path: Any) -> None:
-    """After every ingested segment the estimate is within the budget: past it the
+    """After every ingested batch the estimate is within the budget: past it the
     task spills, and the runs it wrote are removed when it finishes."""
     budget = 1 << 20
     state = _state(budget, tmp_path)
@@ -156,10 +156,10 @@ def test_memory_estimate_is_close_to_what_the_groups_take(
     really take (tracemalloc), for the shapes the shuffle sees most. (The worst is
     the hot key: distinct large ints take 36 bytes each for 3 encoded, ~0.45x.)"""
     state = _state(1 << 40, tmp_path)
-    segment = _segment(keys, values)
+    batch = _segment(keys, values)
     tracemalloc.start()
     try:
-        state.add(0, [segment])
+        state.add(0, [batch])
         used, _ = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()

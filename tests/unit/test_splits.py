@@ -30,7 +30,7 @@ from mapred.splits import (
     FileSplit,
     TextInput,
     auto_split_size,
-    iter_chunks,
+    iter_record_splits,
     iter_stream_lines,
     read_split,
     read_text,
@@ -429,13 +429,13 @@ def test_stdin_stream_in_utf16(monkeypatch: pytest.MonkeyPatch) -> None:
         assert list(iter_stream_lines("-", "utf-16", "strict")) == ["x", "y", "", "z"]
 
 
-# --- iter_chunks -------------------------------------------------------------------------------
+# --- iter_record_splits ---------------------------------------------------------------------
 
 
 def test_auto_chunks_follow_the_fixed_schedule() -> None:
     """chunksize=None gives 64, 128, ... up to MAX_CHUNK_RECORDS, then constant."""
     total = sum(64 << k for k in range(8)) + 2 * MAX_CHUNK_RECORDS + 5
-    sizes = [len(chunk) for chunk in iter_chunks(range(total), None)]
+    sizes = [len(chunk) for chunk in iter_record_splits(range(total), None)]
     assert sizes == [64, 128, 256, 512, 1024, 2048, 4096, 8192, 8192, 8192, 5]
     assert MAX_CHUNK_RECORDS == 8192
 
@@ -443,7 +443,7 @@ def test_auto_chunks_follow_the_fixed_schedule() -> None:
 def test_chunks_keep_every_record_in_order() -> None:
     """Concatenating the chunks gives back the records, for given and automatic sizes."""
     for chunksize in (None, 1, 3, 1000):
-        chunks = list(iter_chunks(iter(range(1000)), chunksize))
+        chunks = list(iter_record_splits(iter(range(1000)), chunksize))
         assert list(itertools.chain.from_iterable(chunks)) == list(range(1000))
         assert all(chunks)
 
@@ -458,12 +458,12 @@ def test_chunks_pull_at_most_one_chunk_ahead() -> None:
             pulled += 1
             yield n
 
-    chunks = iter_chunks(forever(), None)
+    chunks = iter_record_splits(forever(), None)
     assert pulled == 0
     taken = list(itertools.islice(chunks, 3))
     assert [len(c) for c in taken] == [64, 128, 256]
     assert pulled == 64 + 128 + 256
-    assert [len(c) for c in itertools.islice(iter_chunks(forever(), 10), 2)] == [10, 10]
+    assert [len(c) for c in itertools.islice(iter_record_splits(forever(), 10), 2)] == [10, 10]
 
 
 def test_short_chunk_stops_without_pulling_again() -> None:
@@ -482,12 +482,12 @@ def test_short_chunk_stops_without_pulling_again() -> None:
             return self.calls
 
     source = Source()
-    assert list(iter_chunks(source, 5)) == [[1, 2, 3]]
+    assert list(iter_record_splits(source, 5)) == [[1, 2, 3]]
     assert source.calls == 4
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "10"])
 def test_bad_chunksize_is_a_value_error_at_once(bad: object) -> None:
-    """A chunksize that is not a positive int fails when iter_chunks is called."""
+    """A chunksize that is not a positive int fails when iter_record_splits is called."""
     with pytest.raises(ValueError, match="chunksize must be a positive int"):
-        iter_chunks([1, 2], bad)  # type: ignore[arg-type]
+        iter_record_splits([1, 2], bad)  # type: ignore[arg-type]

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from mapred.job import JobSpec, LoadedJob
-from mapred.maptask import MapTask, run_map_task
+from mapred.maptask import MapTask, execute_map_task
 from mapred.output import merge_parts, part_name
-from mapred.reducetask import ReduceState, ReduceTask, read_part, run_reduce_task
+from mapred.reducetask import ReduceState, ReduceTask, execute_reduce_task, read_part
 from mapred.serde import dumps_function
-from mapred.shuffle import checked_partitioner, partition_for, read_segment
+from mapred.shuffle import checked_partitioner, partition_for, read_batch
 from mapred.splits import FileSplit
 
 
@@ -56,35 +56,35 @@ def make_job(
 def test_map_task_groups_in_order_and_partitions_stably(tmp_path: Path) -> None:
     """Each key lands in partition_for(key); its values keep the order they were made."""
     job = make_job(str(tmp_path), reducers=3)
-    result = run_map_task(job, MapTask(0, 1, records=["b a b", "c a", "b"]))
+    result = execute_map_task(job, MapTask(0, 1, records=["b a b", "c a", "b"]))
     seen: dict[str, list[int]] = {}
-    for partition, segments in enumerate(result.segments):
-        for segment in segments:
-            keys, values = read_segment(segment)
+    for partition, batches in enumerate(result.batches):
+        for batch in batches:
+            keys, values = read_batch(batch)
             for key, key_values in zip(keys, values, strict=True):
                 assert partition_for(key, 3) == partition
                 seen[key] = key_values
     assert seen == {"a": [1, 1], "b": [1, 1, 1], "c": [1]}
     assert result.counters["mapred"]["input_records"] == 3
     assert result.counters["mapred"]["map_output_records"] == 6
-    assert os.path.basename(result.segments[partition_for("a", 3)][0][0]) == "map-000000-1.bin"
+    assert os.path.basename(result.batches[partition_for("a", 3)][0][0]) == "map-000000-1.bin"
 
 
 def test_map_task_applies_the_combiner(tmp_path: Path) -> None:
     """With a combiner each key leaves the task as one combined value."""
     job = make_job(str(tmp_path), reducers=1, combiner=total)
-    result = run_map_task(job, MapTask(4, 2, records=["x x y", "x"]))
-    keys, values = read_segment(result.segments[0][0])
+    result = execute_map_task(job, MapTask(4, 2, records=["x x y", "x"]))
+    keys, values = read_batch(result.batches[0][0])
     assert dict(zip(keys, values, strict=True)) == {"x": [3], "y": [1]}
     assert result.counters["mapred"]["combine_output_records"] == 2
 
 
 def test_map_task_without_workdir_keeps_segments_in_memory() -> None:
-    """workdir=None (the Dask backend) returns bytes segments instead of file references."""
+    """workdir=None (the Dask backend) returns bytes batches instead of file references."""
     job = make_job(None, reducers=1)
-    result = run_map_task(job, MapTask(0, 1, records=["q"]))
-    assert isinstance(result.segments[0][0], bytes)
-    assert read_segment(result.segments[0][0]) == (["q"], [[1]])
+    result = execute_map_task(job, MapTask(0, 1, records=["q"]))
+    assert isinstance(result.batches[0][0], bytes)
+    assert read_batch(result.batches[0][0]) == (["q"], [[1]])
 
 
 def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
@@ -93,8 +93,8 @@ def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
     path.write_text("one two\nthree\n")
     job = make_job(str(tmp_path), reducers=1)
     split = FileSplit(str(path), 0, path.stat().st_size)
-    result = run_map_task(job, MapTask(0, 1, split=split))
-    keys, _ = read_segment(result.segments[0][0])
+    result = execute_map_task(job, MapTask(0, 1, split=split))
+    keys, _ = read_batch(result.batches[0][0])
     assert keys == ["one", "two", "three"]
     assert result.input_bytes == path.stat().st_size
 
@@ -102,7 +102,9 @@ def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
 def test_reduce_state_ingests_in_map_order_whatever_the_arrival_order(tmp_path: Path) -> None:
     """Map outputs arriving 2, 0, 1 are ingested 0, 1, 2: values stay in input order."""
     job = make_job(str(tmp_path), reducers=1)
-    outputs = [run_map_task(job, MapTask(i, 1, records=[f"k {i}"])).segments[0] for i in range(3)]
+    outputs = [
+        execute_map_task(job, MapTask(i, 1, records=[f"k {i}"])).batches[0] for i in range(3)
+    ]
     state = ReduceState(job, ReduceTask(0, 1, n_maps=3))
     state.add(2, outputs[2])
     assert not state.complete
@@ -120,12 +122,12 @@ def test_reduce_state_ingests_in_map_order_whatever_the_arrival_order(tmp_path: 
 def test_reduce_spills_and_merges_keeping_input_order(tmp_path: Path) -> None:
     """A tiny budget forces spills; the merged values are still in input order."""
     job = make_job(str(tmp_path), reducers=1, memory_limit=1)
-    segments = []
+    batches = []
     for i in range(6):
-        job_out = run_map_task(job, MapTask(i, 1, records=[f"a b{i} c", "a"]))
-        segments.append((i, job_out.segments[0]))
+        job_out = execute_map_task(job, MapTask(i, 1, records=[f"a b{i} c", "a"]))
+        batches.append((i, job_out.batches[0]))
     task = ReduceTask(0, 1, n_maps=6)
-    result = run_reduce_task(make_job(str(tmp_path), reducers=1, memory_limit=1), task, segments)
+    result = execute_reduce_task(make_job(str(tmp_path), reducers=1, memory_limit=1), task, batches)
     assert result.counters["mapred"]["spilled_records"] > 0
     parts = dict(read_part(result.path or ""))
     assert parts["a"] == [1] * 12
@@ -136,8 +138,8 @@ def test_reduce_spills_and_merges_keeping_input_order(tmp_path: Path) -> None:
 def test_reduce_without_workdir_returns_bytes() -> None:
     """workdir=None: the part comes back as bytes."""
     job = make_job(None, reducers=1, reducer=total)
-    segments = run_map_task(job, MapTask(0, 1, records=["z z"])).segments[0]
-    result = run_reduce_task(job, ReduceTask(0, 1, n_maps=1, committed=((0, tuple(segments)),)))
+    batches = execute_map_task(job, MapTask(0, 1, records=["z z"])).batches[0]
+    result = execute_reduce_task(job, ReduceTask(0, 1, n_maps=1, committed=((0, tuple(batches)),)))
     assert result.data is not None
     assert list(read_part(result.data)) == [("z", 2)]
 
@@ -155,8 +157,8 @@ def test_merge_parts_streams_in_key_order(tmp_path: Path) -> None:
     job = make_job(str(tmp_path), reducers=1, reducer=total)
     paths = []
     for index, records in enumerate([["b d"], ["a c e"]]):
-        segments = run_map_task(job, MapTask(index, 1, records=records)).segments[0]
-        result = run_reduce_task(job, ReduceTask(0, index + 1, 1, ((0, tuple(segments)),)))
+        batches = execute_map_task(job, MapTask(index, 1, records=records)).batches[0]
+        result = execute_reduce_task(job, ReduceTask(0, index + 1, 1, ((0, tuple(batches)),)))
         final = tmp_path / part_name(index)
         os.replace(result.path or "", final)
         paths.append(str(final))
