@@ -40,7 +40,6 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from operator import itemgetter
 from typing import Any
 
 from mapred.backends.base import Backend
@@ -48,12 +47,11 @@ from mapred.counters import Counters, LiveCounters
 from mapred.driver import Driver, plan_map_tasks, sigint_deferred, sigterm_unwinds
 from mapred.errors import MapredError
 from mapred.job import JobSpec
-from mapred.output import part_name
-from mapred.reducetask import ReduceResult, read_part
+from mapred.keys import checked_partitioner, merge_natively, partition_for
+from mapred.output import part_name, read_parts_sorted
+from mapred.reducetask import ReduceResult
 from mapred.result import OutputResult, Result
-from mapred.serde import dumps_function, total_order_key
-from mapred.shuffle import checked_partitioner, partition_for
-from mapred.spill import natural_order
+from mapred.serde import dumps_function
 from mapred.splits import TextInput
 
 # Shuffle memory budget when memory_limit is None, shared by the reduce tasks that run
@@ -461,7 +459,7 @@ def _assemble(
     spec: JobSpec,
     partitioner: Any,
 ) -> Result | OutputResult:
-    natural = natural_order({r.family for r in results})
+    natural = merge_natively(r.family for r in results)
     if spec.output_dir is not None:
         parts = [os.path.join(spec.output_dir, part_name(r.partition)) for r in results]
         partition = (
@@ -470,11 +468,8 @@ def _assemble(
             else (lambda key: partition_for(key, spec.reducers))
         )
         return OutputResult(spec.output_dir, parts, counters, elapsed, partition, natural)
-    items: list[tuple[Any, Any]] = []
-    for r in results:
-        items.extend(read_part(r.path if r.path is not None else r.data or b""))
-    items.sort(key=itemgetter(0) if natural else (lambda item: total_order_key(item[0])))
-    return Result(items, counters, elapsed)
+    sources = [r.path if r.path is not None else r.data or b"" for r in results]
+    return Result(read_parts_sorted(sources), counters, elapsed)
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

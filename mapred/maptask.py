@@ -1,7 +1,7 @@
 """Worker side of the map phase: mapper over one split, combine, partition, encode.
 
 One map task reads its input (a byte-range split of a file, which it opens itself,
-or a chunk of records the driver sent), feeds every record to the mapper, and groups
+or a split of records the driver sent), feeds every record to the mapper, and groups
 the pairs by key in a dict, keeping each key's values in the order they were made.
 Past :func:`buffer_pairs` pairs it *flushes*: applies the combiner to each key's
 values, partitions the keys, and encodes one batch per reduce partition. All of a
@@ -15,9 +15,7 @@ import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
-from zlib import crc32
 
 from mapred.counters import (
     COMBINE_OUTPUT_RECORDS,
@@ -29,10 +27,11 @@ from mapred.counters import (
     report_progress,
     task_counters,
 )
-from mapred.errors import MapredError, short_repr
+from mapred.errors import short_repr
 from mapred.job import LoadedJob, TaskMapper
+from mapred.keys import partition_indices
 from mapred.serde import make_packer
-from mapred.shuffle import Batch, checked_partitioner, partition_for
+from mapred.shuffle import Batch, MapOutput, encode_batch
 from mapred.splits import FileSplit, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes batches:
@@ -88,44 +87,10 @@ class MapResult:
     input_bytes: int = 0  # bytes of the file split read (0 for records): drives progress
 
 
-class _Output:
-    """Where one attempt's batches go: a file of its own, or memory."""
-
-    def __init__(self, workdir: str | None, task: MapTask, partitions: int) -> None:
-        self.path = (
-            os.path.join(workdir, f"map-{task.index:06d}-{task.attempt}.bin") if workdir else None
-        )
-        self.file = open(self.path, "wb") if self.path else None  # noqa: SIM115 closed in close()
-        self.offset = 0
-        self.batches: list[list[Batch]] = [[] for _ in range(partitions)]
-
-    def write(self, partition: int, data: bytes) -> None:
-        if self.file is None:
-            self.batches[partition].append(data)
-            return
-        assert self.path is not None
-        try:
-            self.file.write(data)
-        except OSError as exc:
-            raise MapredError(
-                f"cannot write map output to {os.path.dirname(self.path)}: "
-                f"{exc.strerror or exc} (set MAPRED_TMPDIR to a disk with more room)"
-            ) from exc
-        self.batches[partition].append((self.path, self.offset, len(data)))
-        self.offset += len(data)
-
-    def close(self) -> None:
-        if self.file is not None:
-            try:
-                self.file.close()
-            except OSError as exc:  # the final flush can be the write that finds the disk full
-                raise MapredError(f"cannot write map output: {exc.strerror or exc}") from exc
-
-
 def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     """Run one map task attempt and return references to its encoded output."""
     spec = job.spec
-    output = _Output(spec.workdir, task, spec.reducers)
+    output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
     with task_counters() as counters:
         try:
             blocks: Iterable[list[Any]]
@@ -157,7 +122,7 @@ def _split_bytes(split: FileSplit | None) -> int:
 
 
 def _map_records(
-    job: LoadedJob, task: MapTask, records: Iterable[Any], output: _Output, counters: Counters
+    job: LoadedJob, task: MapTask, records: Iterable[Any], output: MapOutput, counters: Counters
 ) -> int:
     """Map every record, buffering pairs and flushing them; returns the records seen."""
     mapper = job.mapper
@@ -192,7 +157,7 @@ def _map_records(
 
 
 def _map_task(
-    job: LoadedJob, task: MapTask, records: Iterator[Any], output: _Output, counters: Counters
+    job: LoadedJob, task: MapTask, records: Iterator[Any], output: MapOutput, counters: Counters
 ) -> None:
     """The loop of :func:`_map_records` for a task mapper: one call with every record.
 
@@ -293,7 +258,7 @@ def _flush(
     job: LoadedJob,
     task: MapTask,
     buffer: dict[Any, list[Any]],
-    output: _Output,
+    output: MapOutput,
     counters: Counters,
 ) -> None:
     """Combine, partition and encode the buffered pairs: one batch per partition."""
@@ -317,12 +282,11 @@ def _flush(
             mine = [i == index for i in indices]
             keys[index] = list(itertools.compress(all_keys, mine))
             values[index] = list(itertools.compress(all_values, mine))
-    packer = make_packer()
     shuffled = 0
     for index in range(reducers):
         if keys[index]:
             try:
-                data = packer.pack(keys[index]) + packer.pack(values[index])
+                data = encode_batch(keys[index], values[index])
             except Exception as exc:
                 raise _unencodable(task, keys[index], values[index], exc) from exc
             output.write(index, data)
@@ -351,29 +315,6 @@ def _unencodable(task: MapTask, keys: list[Any], values: list[Any], exc: Excepti
     )
     error.add_note(f"mapred: encoding the output of {task.describe()}")
     return error
-
-
-def partition_indices(
-    keys: list[Any], reducers: int, partitioner: Callable[[Any, int], int] | None = None
-) -> list[int]:
-    """The partition of each key, as the partitioner (default: :func:`partition_for`) says.
-
-    When every key is a plain ``str`` the default partitioner's hash, the CRC-32 of the
-    UTF-8 bytes (:func:`mapred.serde.stable_hash`), is computed by ``map`` over C
-    functions: three Python calls per key fewer, on the path every word count takes.
-
-    >>> keys = ["a", "word", chr(0xDCFF), "ünï"]
-    >>> partition_indices(keys, 7) == [partition_for(key, 7) for key in keys]
-    True
-    >>> partition_indices([1, "a"], 3) == [partition_for(1, 3), partition_for("a", 3)]
-    True
-    """
-    if partitioner is None:
-        if set(map(type, keys)) == {str}:
-            encoded = map(str.encode, keys, repeat("utf-8"), repeat("surrogatepass"))
-            return [crc % reducers for crc in map(crc32, encoded)]
-        return [partition_for(key, reducers) for key in keys]
-    return list(map(checked_partitioner(partitioner, reducers), keys))
 
 
 def _combine(

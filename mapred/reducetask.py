@@ -6,13 +6,12 @@ stay in input order. It starts while map tasks are still running. Groups live in
 dict until the estimated memory passes the budget; then they are sorted and spilled
 to a run file (:mod:`mapred.spill`). When all map tasks are in, the runs and what is
 left in memory are merged and each key's values stream to the reducer. The output,
-one msgpack (key, value) stream sorted by key, goes to a part file named after the
-attempt (or to memory, for the Dask backend).
+sorted by key, goes to a part file named after the attempt (:mod:`mapred.output`), or
+to memory for the Dask backend.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,17 +29,11 @@ from mapred.counters import (
 )
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
+from mapred.keys import key_family, sort_keys
+from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
 from mapred.serde import make_packer
 from mapred.shuffle import Batch, batch_size, read_batch
-from mapred.spill import (
-    WRITE_BUFFER_BYTES,
-    Item,
-    family_of,
-    merge_runs,
-    read_run,
-    sort_groups,
-    write_run,
-)
+from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
 
 # The memory of the groups a reduce task holds, estimated from what ingest already
 # counts: decoded keys and values take about twice their msgpack bytes (a 5-byte word
@@ -98,7 +91,7 @@ class ReduceResult:
     path: str | None
     data: bytes | None
     keys: int
-    family: str  # the keys' type family (see mapred.spill.family_of): decides the final order
+    family: str  # mapred.keys.key_family() of the keys: may they merge natively?
     counters: Counters
 
 
@@ -111,7 +104,7 @@ class ReduceState:
         self.groups: dict[Any, list[Any]] = {}
         self.buffered = 0
         self.runs: list[str] = []
-        self.key_types: set[type] = set()
+        self.families: list[str] = []  # key_family() of each run, then of the rest
         self.next_index = 0
         self.waiting: dict[int, tuple[Batch, ...]] = {}
         self.counters: Counters = {}
@@ -181,59 +174,47 @@ class ReduceState:
         workdir = self.job.spec.workdir
         if workdir is None or not self.groups:
             return  # nowhere to spill (in-memory backend): keep going in memory
-        items, key_types = sort_groups(self.groups)
-        self.key_types |= key_types
-        path = os.path.join(
-            workdir, f"run-{self.task.partition:05d}-{self.task.attempt}-{len(self.runs)}.bin"
-        )
+        keys, values = self._sorted_groups()
+        path = run_path(workdir, self.task.partition, self.task.attempt, len(self.runs))
         self.runs.append(path)
         try:
-            written = write_run(path, items)
+            written = write_run(path, keys, values)
         except OSError as exc:
             raise MapredError(
                 f"cannot spill to {workdir}: {exc.strerror or exc} "
                 "(set MAPRED_TMPDIR to a disk with more room)"
             ) from exc
-        add_builtin(self.counters, SPILLED_RECORDS, sum(len(values) for _, values in items))
+        add_builtin(self.counters, SPILLED_RECORDS, sum(map(len, values)))
         add_builtin(self.counters, SPILLED_BYTES, written)
-        self.groups = {}
         self.buffered = 0
 
-    def _merged(self) -> Iterator[tuple[Any, Iterator[Any]]]:
-        items, key_types = sort_groups(self.groups)
-        self.groups = {}
-        self.key_types |= key_types
-        if not self.runs:
-            return ((key, iter(values)) for key, values in items)
-        runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
-        runs.append(items)
-        return merge_runs(runs, self.key_types | key_types)
+    def _sorted_groups(self) -> tuple[list[Any], list[list[Any]]]:
+        """Take the groups held in memory, as sorted keys and their value lists."""
+        groups, self.groups = self.groups, {}
+        keys = list(groups)
+        sort_keys(keys)
+        self.families.append(key_family(keys))
+        return keys, list(map(groups.__getitem__, keys))
 
     def finish(self) -> ReduceResult:
         """Reduce every key, in key order, and write the part file."""
         spec = self.job.spec
         task = self.task
-        reducer = self.job.reducer
-        packer = make_packer()
         out_dir = spec.output_dir or spec.workdir
-        part = _PartWriter(
-            os.path.join(out_dir, f".part-{task.partition:05d}-{task.attempt}.tmp")
-            if out_dir
-            else None
+        part = PartWriter(
+            part_temp_path(out_dir, task.partition, task.attempt) if out_dir else None
         )
-        n_keys = 0
+        keys, values = self._sorted_groups()
+        groups: Iterator[tuple[Any, Iterator[Any]]]
+        if self.runs:
+            runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
+            runs.append(in_pieces(keys, values))
+            groups = merge_runs(runs, self.families)
+        else:
+            groups = zip(keys, map(iter, values), strict=True)
         with task_counters() as user_counters:
             try:
-                for key, values in self._merged():
-                    try:
-                        value = reducer(key, values)
-                    except BaseException as exc:
-                        exc.add_note(
-                            f"mapred: in the reducer, {task.describe()}, key {short_repr(key)}"
-                        )
-                        raise
-                    part.write(_pack_output(packer, key, value))
-                    n_keys += 1
+                n_keys = self._reduce(groups, part)
                 part.close()
             finally:
                 part.abandon()
@@ -243,85 +224,66 @@ class ReduceState:
         counters = self.counters
         merge_into(counters, user_counters)
         add_builtin(counters, OUTPUT_KEYS, n_keys)
-        family = family_of(self.key_types)
         return ReduceResult(
-            task.partition, task.attempt, part.path, part.data, n_keys, family, counters
+            task.partition,
+            task.attempt,
+            part.path,
+            part.data,
+            n_keys,
+            _merged_family(self.families),
+            counters,
         )
 
-
-class _PartWriter:
-    """A reduce attempt's output: buffered writes to a part file, or bytes in memory."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        self.data: bytes | None = None
-        self._buffer = bytearray()
-        self._chunks: list[bytes] = []
-        self._file = open(path, "wb") if path else None  # noqa: SIM115 closed in close()
-
-    def write(self, data: bytes) -> None:
-        self._buffer += data
-        if len(self._buffer) >= WRITE_BUFFER_BYTES:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._file is None:
-            self._chunks.append(bytes(self._buffer))
-        else:
+    def _reduce(self, groups: Iterator[tuple[Any, Iterator[Any]]], part: PartWriter) -> int:
+        """Call the reducer on each group, in key order, writing blocks of the part file;
+        returns the number of keys."""
+        reducer = self.job.reducer
+        n_keys = 0
+        while True:
+            keys: list[Any] = []
+            reduced: list[Any] = []
+            key: Any = None
             try:
-                self._file.write(self._buffer)
-            except OSError as exc:
-                raise MapredError(
-                    f"cannot write reduce output to {os.path.dirname(self.path or '')}: "
-                    f"{exc.strerror or exc}"
-                ) from exc
-        self._buffer.clear()
+                for key, key_values in groups:
+                    reduced.append(reducer(key, key_values))
+                    keys.append(key)
+                    if len(keys) == PART_BLOCK_KEYS:
+                        break
+            except BaseException as exc:
+                exc.add_note(
+                    f"mapred: in the reducer, {self.task.describe()}, key {short_repr(key)}"
+                )
+                raise
+            if not keys:
+                return n_keys
+            try:
+                part.write_block(keys, reduced)
+            except Exception as exc:
+                raise _unstorable(keys, reduced, exc) from exc
+            n_keys += len(keys)
 
-    def close(self) -> None:
-        """Write what is left; the part is complete."""
-        self._flush()
-        if self._file is None:
-            self.data = b"".join(self._chunks)
-            return
-        file, self._file = self._file, None
+
+def _merged_family(families: list[str]) -> str:
+    """The family of the keys of several runs: theirs if all agree, else "mixed"."""
+    named = set(families) - {""}
+    if not named:
+        return ""
+    return named.pop() if len(named) == 1 else "mixed"
+
+
+def _unstorable(keys: list[Any], values: list[Any], exc: Exception) -> TypeError:
+    """Find the output pair that cannot be stored (error path only) and say which."""
+    packer = make_packer()
+    for key, value in zip(keys, values, strict=True):
         try:
-            file.close()
-        except OSError as exc:
-            raise MapredError(f"cannot write reduce output: {exc.strerror or exc}") from exc
-
-    def abandon(self) -> None:
-        """Close without completing, after a failure (a no-op after :meth:`close`)."""
-        if self._file is not None:
-            file, self._file = self._file, None
-            with contextlib.suppress(OSError):
-                file.close()
-
-
-def _pack_output(packer: Any, key: Any, value: Any) -> bytes:
-    try:
-        data: bytes = packer.pack(key) + packer.pack(value)
-        return data
-    except Exception as exc:
-        raise TypeError(
-            f"reducer returned a value that cannot be stored for key {short_repr(key)}: "
-            f"{short_repr(value)} ({exc})"
-        ) from exc
-
-
-def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
-    """Stream the (key, value) pairs of a part file (a path) or an in-memory part."""
-    from mapred.serde import make_unpacker
-
-    if isinstance(source, bytes):
-        unpacker = make_unpacker()
-        unpacker.feed(source)
-        for key in unpacker:
-            yield key, unpacker.unpack()
-        return
-    with open(source, "rb") as file:
-        unpacker = make_unpacker(file)
-        for key in unpacker:
-            yield key, unpacker.unpack()
+            packer.pack(key)
+            packer.pack(value)
+        except Exception:
+            return TypeError(
+                f"reducer returned a value that cannot be stored for key {short_repr(key)}: "
+                f"{short_repr(value)} ({exc})"
+            )
+    return TypeError(f"reducer output cannot be stored ({exc})")
 
 
 def execute_reduce_task(

@@ -109,7 +109,7 @@ class OutputResult(Mapping[Any, Any]):
         return self._length
 
     def __getitem__(self, key: Any) -> Any:
-        from mapred.reducetask import read_part
+        from mapred.output import read_part
 
         for found, value in read_part(self.parts[self._partition(key)]):
             if found == key:

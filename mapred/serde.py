@@ -6,13 +6,22 @@ and unpacked by msgpack's C code with no Python callback: the word-count hot pat
 runs with ``strict_types=True``, so every other type, subclasses included, reaches
 :func:`_encode_ext` and becomes an ext type::
 
-    code  name           payload                                 decoded as
-    ----  -------------  --------------------------------------  ------------------
-    1     EXT_TUPLE      msgpack array of the items              tuple
-    2     EXT_SET        msgpack array of the items              set
-    3     EXT_FROZENSET  msgpack array of the items              frozenset
-    4     EXT_BIGINT     signed big-endian two's complement      int (any size)
-    5     EXT_PICKLE     pickle (cloudpickle if plain fails)     whatever it was
+    code  name              payload                                 decoded as
+    ----  ----------------  --------------------------------------  ---------------------
+    1     EXT_TUPLE         msgpack array of the items              tuple
+    2     EXT_SET           msgpack array of the items              set
+    3     EXT_FROZENSET     msgpack array of the items              frozenset
+    4     EXT_BIGINT        signed big-endian two's complement      int (any size)
+    5     EXT_PICKLE        pickle (cloudpickle if plain fails)     whatever it was
+    6     EXT_TUPLE_COLUMN  array of arrays of scalars              list of tuples
+    7     EXT_TUPLE_GROUPS  array of arrays of arrays of scalars    list of lists of tuples
+
+A Python hook per tuple would be the cost of every job with tuple keys or values, so whole
+*columns* (the keys of a batch, its value lists, a part file's values) are described once:
+:func:`column` and :func:`group_column` turn a list of flat tuples of scalars (``str``,
+``bytes``, ``int``, ``float``, ``bool``, ``None``) into one ext whose payload msgpack packs
+and unpacks in C; the decoder makes the tuples with ``map(tuple, ...)``. Any other list is
+packed as it is, each odd item through its own ext.
 
 Ext payloads are packed with the same options, so the types nest at any depth (a tuple as a
 dict key inside a list inside a set...). Without the tuple ext msgpack turns tuples into
@@ -24,23 +33,17 @@ Two caveats. msgpack packs ``bytearray`` and ``memoryview`` natively as bin even
 that is itself a ``msgpack.ExtType`` is packed as is, so its code must not be one of ours.
 
 Encodings are not canonical: a set is packed in its iteration order, so two equal sets may
-encode differently. Group and compare *decoded* keys, never their bytes.
-
-:func:`stable_hash` (the default partitioner's hash) and :func:`total_order_key` (the key
-order where keys are not mutually comparable) are the other two contracts kept here; their
-docstrings state them. Pickle is used only for data that this job's own processes produced
-(SPEC section 4). This module is imported by workers: stdlib, msgpack and cloudpickle only.
+encode differently. Group and compare *decoded* keys, never their bytes (key hashing and
+order live in :mod:`mapred.keys`). Pickle is used only for data that this job's own
+processes produced (SPEC section 4). This module is imported by workers: stdlib, msgpack and
+cloudpickle only.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-import operator
 import pickle
-import zlib
-from collections.abc import Callable, Iterable
-from itertools import islice
+from collections.abc import Callable
+from itertools import chain
 from typing import Any, cast
 
 import cloudpickle
@@ -51,6 +54,8 @@ EXT_SET = 2
 EXT_FROZENSET = 3
 EXT_BIGINT = 4
 EXT_PICKLE = 5
+EXT_TUPLE_COLUMN = 6
+EXT_TUPLE_GROUPS = 7
 
 PICKLE_PROTOCOL = 5
 
@@ -66,18 +71,18 @@ NESTED_BUF_SIZE = 1024
 POOL_KEEP_BYTES = 1 << 20
 POOL_MAX_PACKERS = 64
 
-# stable_hash() and total_order_key() walk keys recursively; past this depth they use
-# pickle bytes instead, which also ends reference cycles in objects' reduced state.
-MAX_CANONICAL_DEPTH = 32
+# The items a tuple column may hold: msgpack packs each exactly, in C.
+SCALARS = frozenset({str, bytes, int, float, bool, type(None)})
 
 _ExtType = msgpack.ExtType
 _new_tuple = tuple.__new__
-_FIRST = operator.itemgetter(0)
-_NOT_COMPARABLE = (TypeError, ArithmeticError)  # decimal NaN raises InvalidOperation on <
 
 
-def make_packer(buf_size: int | None = None) -> msgpack.Packer:
+def make_packer(buf_size: int | None = None, *, tuples_as_arrays: bool = False) -> msgpack.Packer:
     """A msgpack packer for keys and values; every SPEC section 4 type round-trips.
+
+    ``tuples_as_arrays``: pack tuples as plain arrays (for the payload of a tuple column,
+    whose items have been checked to be flat tuples of scalars).
 
     Returns:
         A ``msgpack.Packer`` whose ``pack(obj)`` returns the bytes of one object. A packer
@@ -87,7 +92,7 @@ def make_packer(buf_size: int | None = None) -> msgpack.Packer:
     return msgpack.Packer(
         default=_encode_ext,
         use_bin_type=True,
-        strict_types=True,
+        strict_types=not tuples_as_arrays,
         unicode_errors="surrogatepass",
         autoreset=True,
         **options,
@@ -137,20 +142,53 @@ def decode(data: bytes) -> Any:
     return _unpack_nested(data)
 
 
-def _pack_pooled(obj: object) -> bytes:
+def column(items: list[Any]) -> Any:
+    """What to pack for a list of keys or values: one ext when all are flat tuples of
+    scalars (decoded without a Python call per tuple), else the list itself.
+
+    >>> decode(encode(column([("a", 1), ("b", 2**70)])))
+    [('a', 1), ('b', 1180591620717411303424)]
+    >>> column(["a", "b"])
+    ['a', 'b']
+    """
+    if (
+        items
+        and set(map(type, items)) == {tuple}
+        and set(map(type, chain.from_iterable(items))) <= SCALARS
+    ):
+        return _new_tuple(_ExtType, (EXT_TUPLE_COLUMN, _pack_pooled(items, _LOOSE)))
+    return items
+
+
+def group_column(groups: list[list[Any]]) -> Any:
+    """:func:`column` for a list of value lists (the values of each key of a batch).
+
+    >>> decode(encode(group_column([[("x", 1)], [("y", 2), ("z", 3.5)]])))
+    [[('x', 1)], [('y', 2), ('z', 3.5)]]
+    """
+    values = chain.from_iterable(groups)
+    if groups and set(map(type, values)) == {tuple}:
+        leaves = chain.from_iterable(chain.from_iterable(groups))
+        if set(map(type, leaves)) <= SCALARS:
+            return _new_tuple(_ExtType, (EXT_TUPLE_GROUPS, _pack_pooled(groups, _LOOSE)))
+    return groups
+
+
+_STRICT: list[msgpack.Packer] = []  # pooled packers, by kind
+_LOOSE: list[msgpack.Packer] = []
+
+
+def _pack_pooled(obj: object, pool: list[msgpack.Packer] = _STRICT) -> bytes:
     """Pack with a pooled packer: ext payloads nest, and a packer cannot be re-entered."""
     try:
-        packer = _PACKERS.pop()  # list.pop and append are atomic: safe across threads
-    except IndexError:
-        packer = make_packer(NESTED_BUF_SIZE)  # nested payloads are small
+        packer = pool.pop()  # list.pop and append are atomic: safe across threads
+    except IndexError:  # nested payloads are small
+        packer = make_packer(NESTED_BUF_SIZE, tuples_as_arrays=pool is _LOOSE)
     data: bytes = packer.pack(obj)
     # Not in a finally: a packer whose pack() raised is dropped, not reused.
-    if len(data) <= POOL_KEEP_BYTES and len(_PACKERS) < POOL_MAX_PACKERS:
-        _PACKERS.append(packer)
+    if len(data) <= POOL_KEEP_BYTES and len(pool) < POOL_MAX_PACKERS:
+        pool.append(packer)
     return data
-
-
-_PACKERS: list[msgpack.Packer] = []
 
 
 def _unpack_nested(data: bytes) -> Any:
@@ -171,13 +209,13 @@ def _encode_ext(obj: object) -> msgpack.ExtType:
     if cls is tuple:
         code, payload = EXT_TUPLE, _pack_pooled(list(cast("tuple[Any, ...]", obj)))
     elif cls is int:  # outside msgpack's [-2**63, 2**64) range
-        code, payload = EXT_BIGINT, _int_to_bytes(cast(int, obj))
+        code, payload = EXT_BIGINT, int_to_bytes(cast(int, obj))
     elif cls is set:
         code, payload = EXT_SET, _pack_pooled(list(cast("set[Any]", obj)))
     elif cls is frozenset:
         code, payload = EXT_FROZENSET, _pack_pooled(list(cast("frozenset[Any]", obj)))
     else:
-        code, payload = EXT_PICKLE, _pickle_value(obj)
+        code, payload = EXT_PICKLE, pickle_value(obj)
     # tuple.__new__ skips ExtType.__new__'s Python-level checks (a third of the cost of a
     # tuple): the code is one of ours and the payload is bytes.
     return _new_tuple(_ExtType, (code, payload))
@@ -187,6 +225,10 @@ def _decode_ext(code: int, data: bytes) -> Any:
     """Rebuild the value of an ext type made by :func:`_encode_ext` (the ext_hook)."""
     if code == EXT_TUPLE:
         return tuple(_unpack_nested(data))
+    if code == EXT_TUPLE_COLUMN:
+        return list(map(tuple, _unpack_nested(data)))
+    if code == EXT_TUPLE_GROUPS:
+        return [list(map(tuple, group)) for group in _unpack_nested(data)]
     if code == EXT_BIGINT:
         return int.from_bytes(data, "big", signed=True)
     if code == EXT_SET:
@@ -198,16 +240,16 @@ def _decode_ext(code: int, data: bytes) -> Any:
     raise ValueError(f"msgpack ext type {code} was not written by mapred.serde")
 
 
-def _int_to_bytes(n: int) -> bytes:
+def int_to_bytes(n: int) -> bytes:
     """Signed big-endian bytes of ``n``, long enough for its sign bit.
 
-    >>> _int_to_bytes(255), _int_to_bytes(-1), _int_to_bytes(0)
+    >>> int_to_bytes(255), int_to_bytes(-1), int_to_bytes(0)
     (b'\\x00\\xff', b'\\xff', b'\\x00')
     """
     return int.to_bytes(n, (int.bit_length(n) + 8) // 8, "big", signed=True)
 
 
-def _pickle_value(obj: object) -> bytes:
+def pickle_value(obj: object) -> bytes:
     """Pickle a key or value: plain pickle (fast), else cloudpickle (local classes)."""
     try:
         return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
@@ -217,292 +259,15 @@ def _pickle_value(obj: object) -> bytes:
         return cast(bytes, cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL))
     except Exception as exc:
         raise TypeError(
-            f"cannot send a value of type {_type_name(type(obj))} through the shuffle: keys "
+            f"cannot send a value of type {type_name(type(obj))} through the shuffle: keys "
             "and values must be msgpack types (None, bool, int, float, str, bytes, tuple, "
             f"list, dict, set, frozenset) or picklable ({type(exc).__name__}: {exc})"
         ) from exc
 
 
-def _type_name(cls: type) -> str:
+def type_name(cls: type) -> str:
     """``module.qualname`` of a class, the way users read it."""
     return f"{cls.__module__}.{cls.__qualname__}"
-
-
-# ---------------------------------------------------------------------------------------
-# Stable hashing
-
-
-def stable_hash(key: object) -> int:
-    """A hash of ``key`` that is the same in every process, run and machine.
-
-    Never Python's ``hash()``, which is randomized for str and bytes (PYTHONHASHSEED).
-    A ``str`` hashes as the CRC-32 of its UTF-8 bytes. Any other key hashes as the CRC-32
-    of a canonical encoding in which keys that are equal in Python are equal: ``1``,
-    ``1.0`` and ``True``; ``0``, ``-0.0`` and ``False``; a ``str`` subclass and its str;
-    a namedtuple and its tuple; a frozenset whatever its iteration order. Objects of
-    other types are encoded by their type's name and their reduced state
-    (``__reduce_ex__``: the constructor arguments and ``__dict__``), and past
-    ``MAX_CANONICAL_DEPTH`` by their pickle bytes; such keys must have value equality
-    over that state, or equal keys may land in different partitions.
-
-    >>> stable_hash("word"), stable_hash(("word", 1))
-    (3287381265, 872468512)
-    >>> stable_hash(1) == stable_hash(1.0) == stable_hash(True)
-    True
-
-    Args:
-        key: a hashable key.
-
-    Returns:
-        An int in ``range(2**32)``.
-
-    Raises:
-        TypeError: ``key`` can be neither walked nor pickled.
-    """
-    if type(key) is str:
-        return zlib.crc32(key.encode("utf-8", "surrogatepass"))
-    if type(key) is int:
-        return zlib.crc32(_frame(b"I", _int_to_bytes(key)))
-    if isinstance(key, str):  # str.encode: a subclass may override encode()
-        return zlib.crc32(str.encode(key, "utf-8", "surrogatepass"))
-    return zlib.crc32(_canonical_bytes(key))
-
-
-class _NotCanonical(Exception):
-    """A key too deep, or too odd, for the canonical encoding; use its pickle bytes."""
-
-
-def _canonical_bytes(obj: object) -> bytes:
-    """The canonical encoding of ``obj``, falling back to its type name and pickle bytes."""
-    try:
-        return _canonical(obj, 0)
-    except (_NotCanonical, RecursionError):
-        return _frame(b"P", _type_name(type(obj)).encode() + b"\0" + _pickle_value(obj))
-
-
-def _frame(tag: bytes, payload: bytes) -> bytes:
-    """One self-delimiting item: a one-byte tag, an 8-byte length, the payload."""
-    return tag + len(payload).to_bytes(8, "big") + payload
-
-
-_NONE_FRAME = _frame(b"N", b"")
-_NAN_FRAME = _frame(b"n", b"")
-
-
-def _canonical(obj: object, depth: int) -> bytes:
-    """Encode ``obj`` so that objects equal in Python encode to equal bytes.
-
-    >>> _canonical(1.0, 0) == _canonical(True, 0) == _canonical(1, 0)
-    True
-    >>> _canonical(frozenset({"a", "b"}), 0) == _canonical(frozenset({"b", "a"}), 0)
-    True
-    """
-    if depth > MAX_CANONICAL_DEPTH:
-        raise _NotCanonical
-    if isinstance(obj, str):
-        return _frame(b"S", str.encode(obj, "utf-8", "surrogatepass"))
-    if isinstance(obj, int):  # bool and IntEnum too: they equal their int
-        return _frame(b"I", _int_to_bytes(obj))
-    if isinstance(obj, float):
-        return _canonical_float(obj)
-    if obj is None:
-        return _NONE_FRAME
-    depth += 1
-    if isinstance(obj, tuple):  # namedtuples equal plain tuples
-        return _frame(b"T", b"".join([_canonical(item, depth) for item in obj]))
-    if isinstance(obj, (bytes, bytearray)):
-        return _frame(b"B", bytes(obj))
-    if isinstance(obj, (frozenset, set)):  # a set equals the frozenset of its items
-        return _frame(b"F", b"".join(sorted([_canonical(item, depth) for item in obj])))
-    if isinstance(obj, list):
-        return _frame(b"L", b"".join([_canonical(item, depth) for item in obj]))
-    if isinstance(obj, dict):
-        pairs = [_canonical(k, depth) + _canonical(v, depth) for k, v in obj.items()]
-        return _frame(b"D", b"".join(sorted(pairs)))
-    if isinstance(obj, numbers.Number):
-        return _canonical_number(obj, depth)
-    if isinstance(obj, type) or (callable(obj) and hasattr(obj, "__qualname__")):
-        # Classes and functions by name: by value they would differ between processes.
-        module = getattr(obj, "__module__", None)
-        return _frame(b"R", f"{module}.{getattr(obj, '__qualname__', '')}".encode())
-    return _canonical_reduced(obj, depth)
-
-
-def _canonical_float(x: float) -> bytes:
-    """Integral floats as ints, others as exact ratios, so that equal numbers agree."""
-    if math.isfinite(x):
-        if x.is_integer():
-            return _frame(b"I", _int_to_bytes(int(x)))
-        return _canonical_ratio(*x.as_integer_ratio())
-    if x != x:
-        return _NAN_FRAME
-    return _frame(b"f", b"+" if x > 0 else b"-")
-
-
-def _canonical_ratio(numerator: int, denominator: int) -> bytes:
-    """An exact rational: Fraction(1, 2), Decimal("0.5") and 0.5 encode alike."""
-    if denominator == 1:
-        return _frame(b"I", _int_to_bytes(numerator))
-    return _frame(b"Q", _frame(b"I", _int_to_bytes(numerator)) + _int_to_bytes(denominator))
-
-
-def _canonical_number(x: Any, depth: int) -> bytes:
-    """Numbers beyond int and float (Fraction, Decimal, complex) by their exact value."""
-    if isinstance(x, numbers.Integral):
-        return _frame(b"I", _int_to_bytes(int(x)))
-    if isinstance(x, complex) or (
-        isinstance(x, numbers.Complex) and not isinstance(x, numbers.Real)
-    ):
-        z = complex(x)
-        if z.imag == 0:
-            return _canonical_float(z.real)
-        return _frame(b"C", _canonical_float(z.real) + _canonical_float(z.imag))
-    ratio = getattr(x, "as_integer_ratio", None)
-    if ratio is not None:
-        try:
-            numerator, denominator = ratio()
-        except (OverflowError, ValueError):  # Decimal infinity and NaN
-            return _canonical_float(float(x))
-        return _canonical_ratio(numerator, denominator)
-    try:
-        return _canonical_float(float(x))
-    except (TypeError, ValueError):
-        return _canonical_reduced(x, depth)
-
-
-def _canonical_reduced(obj: object, depth: int) -> bytes:
-    """Any other object: its type's name and its pickle reduction, walked canonically.
-
-    Not the pickle bytes themselves: cloudpickle pickles classes defined in ``__main__``
-    by value, with a random tracking id, so equal keys would differ between processes.
-    """
-    try:
-        reduced = obj.__reduce_ex__(PICKLE_PROTOCOL)
-    except Exception as exc:
-        raise _NotCanonical from exc
-    name = _type_name(type(obj)).encode()
-    if isinstance(reduced, str):  # a module-level singleton, pickled by name
-        return _frame(b"G", name + b"\0" + reduced.encode())
-    constructor, args, *rest = reduced
-    state, items, pairs = (*rest, None, None, None)[:3]
-    parts = [
-        name,
-        _canonical(constructor, depth),
-        _canonical(args, depth),
-        _canonical(state, depth),
-        _canonical(None if items is None else list(items), depth),
-        _canonical(None if pairs is None else dict(pairs), depth),
-    ]
-    return _frame(b"O", b"".join(_frame(b"-", part) for part in parts))
-
-
-# ---------------------------------------------------------------------------------------
-# Total order
-
-
-_RANK_NONE = 0
-_RANK_NUMBER = 1
-_RANK_STR = 2
-_RANK_BYTES = 3
-_RANK_TUPLE = 4
-_RANK_FROZENSET = 5
-_RANK_OTHER = 6
-
-
-def total_order_key(key: object) -> tuple[Any, ...]:
-    """A sort key giving a stable total order over keys of any types.
-
-    Families rank ``None < numbers < str < bytes < tuple < frozenset < other``. Numbers
-    (bool, int, float, Fraction, Decimal) order by value, NaN after every other number
-    (NaNs by repr); str and bytes by value; tuples element by element with this same key,
-    a prefix first (namedtuples are tuples); frozensets by their sorted elements' keys,
-    then length; other objects by type ``module.qualname``, then their canonical bytes
-    (those of :func:`stable_hash`): deterministic, but not the type's own order. Within a
-    family the order agrees with Python's, wherever Python's is total.
-
-    >>> sorted([b"b", "a", (1, "x"), 2.5, None, frozenset({3}), True, (1,)], key=total_order_key)
-    [None, True, 2.5, 'a', b'b', (1,), (1, 'x'), frozenset({3})]
-
-    Raises:
-        TypeError: ``key`` is of another type and can be neither walked nor pickled.
-    """
-    if key is None:
-        return (_RANK_NONE,)
-    if isinstance(key, (int, float)) or _is_ordered_number(key):
-        if key != key:
-            return (_RANK_NUMBER, 1, repr(key))
-        return (_RANK_NUMBER, 0, key)
-    if isinstance(key, str):
-        return (_RANK_STR, key)
-    if isinstance(key, bytes):
-        return (_RANK_BYTES, key)
-    if isinstance(key, tuple):
-        return (_RANK_TUPLE, tuple([total_order_key(item) for item in key]))
-    if isinstance(key, frozenset):
-        return (_RANK_FROZENSET, tuple(sorted([total_order_key(item) for item in key])))
-    return (_RANK_OTHER, _type_name(type(key)), _canonical_bytes(key))
-
-
-def _is_ordered_number(x: object) -> bool:
-    """Real numbers, and Decimal (a Number but, for mixing reasons, not a Real)."""
-    return isinstance(x, numbers.Real) or (
-        isinstance(x, numbers.Number) and not isinstance(x, numbers.Complex)
-    )
-
-
-def sort_keys(keys: list[Any]) -> None:
-    """Sort keys in place: Python's order where it is total, else :func:`total_order_key`.
-
-    The natural order is kept only if every adjacent pair then satisfies ``<=``, which
-    fails for NaN and for frozensets that are not a chain of subsets, whose natural
-    "order" would depend on the input order. The result depends only on the keys, never
-    on their input order; equal keys keep their input order.
-
-    >>> keys = [3, "b", None, (1, 2), "a", 1.5]
-    >>> sort_keys(keys)
-    >>> keys
-    [None, 1.5, 3, 'a', 'b', (1, 2)]
-    """
-    snapshot = keys.copy()  # a failed sort leaves the list permuted
-    try:
-        keys.sort()
-        if _ascending(keys, keys):
-            return
-    except _NOT_COMPARABLE:
-        pass
-    keys[:] = snapshot
-    keys.sort(key=total_order_key)
-
-
-def sort_items(items: list[tuple[Any, Any]]) -> None:
-    """Sort ``(key, value)`` pairs in place by key, as :func:`sort_keys` sorts keys.
-
-    The sort is stable: the values of one key keep their input order (SPEC section 3).
-
-    >>> items = [("b", 1), (2, "x"), ("b", 0), (None, 3)]
-    >>> sort_items(items)
-    >>> items
-    [(None, 3), (2, 'x'), ('b', 1), ('b', 0)]
-    """
-    snapshot = items.copy()  # a failed sort leaves the list permuted, ties included
-    try:
-        items.sort(key=_FIRST)
-        if _ascending(map(_FIRST, items), map(_FIRST, items)):
-            return
-    except _NOT_COMPARABLE:
-        pass
-    items[:] = snapshot
-    items.sort(key=_total_order_first)
-
-
-def _ascending(first: Iterable[Any], again: Iterable[Any]) -> bool:
-    """Whether each item is ``<=`` the next; ``first`` and ``again`` iterate the same items."""
-    return all(map(operator.le, first, islice(again, 1, None)))
-
-
-def _total_order_first(item: tuple[Any, Any]) -> tuple[Any, ...]:
-    """:func:`total_order_key` of a pair's key."""
-    return total_order_key(item[0])
 
 
 # ---------------------------------------------------------------------------------------
@@ -564,7 +329,7 @@ def dumps(obj: object) -> bytes:
         return cast(bytes, cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL))
     except Exception as exc:
         raise TypeError(
-            f"cannot pickle {_type_name(type(obj))} ({type(exc).__name__}: {exc})"
+            f"cannot pickle {type_name(type(obj))} ({type(exc).__name__}: {exc})"
         ) from exc
 
 

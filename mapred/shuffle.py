@@ -1,50 +1,45 @@
-"""The shuffle: stable partitioning of keys and the batches that carry them.
+"""Map output on its way to the reduce tasks: batches, and the file of one map attempt.
 
-A map task groups its pairs by key, then cuts them into one *batch* per reduce
-partition: two msgpack arrays, the keys and the matching lists of values, in the
-order the keys first appeared. A batch lives either in the map task's output
-file (local processes: reduce tasks read it from disk, the driver only passes the
-``(path, offset, length)`` reference along) or in memory (Dask: it travels with the
-task result).
+A map task groups its pairs by key, then cuts them into one *batch* per reduce partition:
+two msgpack objects, the keys and the matching lists of values (each a column, see
+:func:`mapred.serde.column`), in the order the keys first appeared. A batch lives either
+in the map attempt's output file (local processes: reduce tasks read it from disk, the
+driver only passes the ``(path, offset, length)`` reference along) or in memory (Dask: it
+travels with the task result). All of an attempt's batches go to one file named after the
+attempt (:func:`map_output_path`), so the output of an attempt that dies is simply never
+referenced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import os
 from typing import Any
 
-from mapred.serde import make_unpacker, stable_hash
+from mapred.errors import MapredError
+from mapred.serde import column, group_column, make_packer, make_unpacker
 
 # A batch: bytes in memory, or (path, offset, length) of a map output file.
 Batch = bytes | tuple[str, int, int]
 
 
-def partition_for(key: Any, reducers: int) -> int:
-    """The default partitioner: a stable hash of the key, never Python's ``hash()``.
+def map_output_path(workdir: str, index: int, attempt: int) -> str:
+    """The file of one map task attempt's batches.
 
-    >>> partition_for("word", 1)
-    0
-    >>> partition_for("word", 4) == partition_for("word", 4)
-    True
+    >>> map_output_path("/w", 3, 2)
+    '/w/map-000003-2.bin'
     """
-    return stable_hash(key) % reducers
+    return os.path.join(workdir, f"map-{index:06d}-{attempt}.bin")
 
 
-def checked_partitioner(
-    partitioner: Callable[[Any, int], int], reducers: int
-) -> Callable[[Any], int]:
-    """Wrap a user partitioner so a result outside ``range(reducers)`` is a clear error."""
+def encode_batch(keys: list[Any], values: list[list[Any]]) -> bytes:
+    """The bytes of one batch: the keys and their value lists, as two columns.
 
-    def partition(key: Any) -> int:
-        index = partitioner(key, reducers)
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < reducers:
-            raise ValueError(
-                f"partitioner returned {index!r} for key {key!r}; "
-                f"expected an int in range({reducers})"
-            )
-        return index
-
-    return partition
+    Raises:
+        TypeError: a key or value can be neither packed nor pickled.
+    """
+    packer = make_packer()
+    data: bytes = packer.pack(column(keys)) + packer.pack(group_column(values))
+    return data
 
 
 def read_batch(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
@@ -68,7 +63,40 @@ def batch_size(batch: Batch) -> int:
     return len(batch) if isinstance(batch, bytes) else batch[2]
 
 
-def iter_batches(batches: list[Batch]) -> Iterator[tuple[list[Any], list[list[Any]]]]:
-    """Decode batches one at a time, in order."""
-    for batch in batches:
-        yield read_batch(batch)
+class MapOutput:
+    """Where one map attempt's batches go: a file of its own, or memory.
+
+    Attributes:
+        batches: per partition, references to its batches in the order written.
+    """
+
+    def __init__(self, workdir: str | None, index: int, attempt: int, partitions: int) -> None:
+        self.path = map_output_path(workdir, index, attempt) if workdir else None
+        self.file = open(self.path, "wb") if self.path else None  # noqa: SIM115 closed in close()
+        self.offset = 0
+        self.batches: list[list[Batch]] = [[] for _ in range(partitions)]
+
+    def write(self, partition: int, data: bytes) -> None:
+        """Append one encoded batch of ``partition``."""
+        if self.file is None:
+            self.batches[partition].append(data)
+            return
+        assert self.path is not None
+        try:
+            self.file.write(data)
+        except OSError as exc:
+            raise MapredError(
+                f"cannot write map output to {os.path.dirname(self.path)}: "
+                f"{exc.strerror or exc} (set MAPRED_TMPDIR to a disk with more room)"
+            ) from exc
+        self.batches[partition].append((self.path, self.offset, len(data)))
+        self.offset += len(data)
+
+    def close(self) -> None:
+        """Flush and close the file; the batches can be read from now on."""
+        if self.file is not None:
+            file, self.file = self.file, None
+            try:
+                file.close()
+            except OSError as exc:  # the final flush can be the write that finds the disk full
+                raise MapredError(f"cannot write map output: {exc.strerror or exc}") from exc

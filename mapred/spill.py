@@ -1,123 +1,97 @@
 """Sorted runs on disk past the memory budget, and the k-way merge that reads them back.
 
 A reduce task that holds more than its budget writes its groups, sorted by key, to a
-*run* file and starts again empty. Runs are written in the order their data arrived,
-which is input order; the merge is stable (for equal keys, earlier runs first), so
-each key's values come back in input order. Long value lists are cut into pieces of
-``RUN_PIECE_VALUES`` so that a key with more values than memory still streams.
+*run* file (:func:`run_path`) and starts again empty. A run is a sequence of blocks, each
+two columns (:func:`mapred.serde.column`): up to ``RUN_BLOCK_ITEMS`` keys and their value
+lists. Long value lists are cut into pieces of ``RUN_PIECE_VALUES`` (a key then fills
+several items in a row), so that a key with more values than memory still streams.
+
+Runs are written in the order their data arrived, which is input order; the merge is
+stable (for equal keys, earlier runs first), so each key's values come back in input order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import heapq
 import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
-from mapred.serde import make_packer, make_unpacker, total_order_key
+from mapred.keys import item_order, merge_natively
+from mapred.serde import column, group_column, make_packer, make_unpacker
 
 RUN_PIECE_VALUES = 8192  # values per piece in a run: bounds the memory of one merge head
+RUN_BLOCK_ITEMS = 4096  # items per block: one decode per block, a small one per merge head
 WRITE_BUFFER_BYTES = 1 << 20  # bytes gathered before one write() to a run or part file
-_NATURAL_FAMILIES = ({str}, {int}, {bytes})  # key types whose natural order is the total order
 
 Item = tuple[Any, list[Any]]
 
 
-def family_of(key_types: set[type]) -> str:
-    """Name the key types' family: "str", "int" or "bytes" when one plain type,
-    "" when there are no keys, "mixed" otherwise.
+def run_path(workdir: str, partition: int, attempt: int, number: int) -> str:
+    """The file of a reduce attempt's ``number``-th spilled run.
 
-    >>> family_of({str}), family_of(set()), family_of({int, float})
-    ('str', '', 'mixed')
+    >>> run_path("/w", 1, 2, 0)
+    '/w/run-00001-2-0.bin'
     """
-    if not key_types:
-        return ""
-    for family in _NATURAL_FAMILIES:
-        if key_types <= family:
-            return next(iter(family)).__name__
-    return "mixed"
+    return os.path.join(workdir, f"run-{partition:05d}-{attempt}-{number}.bin")
 
 
-def natural_order(families: set[str]) -> bool:
-    """Whether keys of these families (from several partitions) sort naturally.
-
-    >>> natural_order({"str", ""}), natural_order({"str", "int"})
-    (True, False)
-    """
-    families = families - {""}
-    return len(families) <= 1 and "mixed" not in families
-
-
-def order_key(items_types: set[type]) -> Callable[[Item], Any]:
-    """The sort key for items whose keys have these types.
-
-    Keys of one plain type sort naturally (fast); anything else by the documented
-    total order of :func:`mapred.serde.total_order_key`, which agrees with the
-    natural order inside each type family.
-    """
-    if family_of(items_types) != "mixed":
-        return itemgetter(0)
-    return lambda item: total_order_key(item[0])
-
-
-def sort_groups(groups: dict[Any, list[Any]]) -> tuple[list[Item], set[type]]:
-    """The groups as items sorted by key, and the set of key types seen."""
-    key_types = {type(key) for key in groups}
-    items = list(groups.items())
-    items.sort(key=order_key(key_types))
-    return items, key_types
-
-
-def write_run(path: str, items: list[Item]) -> int:
-    """Write sorted items to a run file; returns the bytes written."""
+def write_run(path: str, keys: list[Any], values: list[list[Any]]) -> int:
+    """Write sorted keys and their value lists to a run file; returns the bytes written."""
     packer = make_packer()
     written = 0
-    buffer = bytearray()
     with open(path, "wb") as file:
-        for key, values in items:
-            for start in range(0, len(values), RUN_PIECE_VALUES):
-                buffer += packer.pack(key)
-                buffer += packer.pack(values[start : start + RUN_PIECE_VALUES])
-            if len(buffer) >= WRITE_BUFFER_BYTES:
-                file.write(buffer)
-                written += len(buffer)
-                buffer.clear()
-        file.write(buffer)
-        written += len(buffer)
+        for block_keys, block_values in _blocks(keys, values):
+            data = packer.pack(column(block_keys)) + packer.pack(group_column(block_values))
+            file.write(data)
+            written += len(data)
     return written
 
 
+def _blocks(keys: list[Any], values: list[list[Any]]) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Cut sorted groups into blocks of at most RUN_BLOCK_ITEMS items, long lists in pieces."""
+    if max(map(len, values), default=0) > RUN_PIECE_VALUES:
+        keys, values = _cut_long(keys, values)
+    for start in range(0, len(keys), RUN_BLOCK_ITEMS):
+        stop = start + RUN_BLOCK_ITEMS
+        yield keys[start:stop], values[start:stop]
+
+
+def _cut_long(keys: list[Any], values: list[list[Any]]) -> tuple[list[Any], list[list[Any]]]:
+    cut_keys: list[Any] = []
+    cut_values: list[list[Any]] = []
+    for key, key_values in zip(keys, values, strict=True):
+        for start in range(0, len(key_values), RUN_PIECE_VALUES):
+            cut_keys.append(key)
+            cut_values.append(key_values[start : start + RUN_PIECE_VALUES])
+    return cut_keys, cut_values
+
+
 def read_run(path: str) -> Iterator[Item]:
-    """Stream the (key, values piece) items of a run file."""
+    """Stream the (key, values piece) items of a run file, one block decoded at a time."""
     with open(path, "rb") as file:
         unpacker = make_unpacker(file)
-        for key in unpacker:
-            yield key, unpacker.unpack()
+        for keys in unpacker:
+            yield from zip(keys, unpacker.unpack(), strict=True)
 
 
-def _pieces(items: Iterable[Item]) -> Iterator[Item]:
-    for key, values in items:
-        for start in range(0, len(values), RUN_PIECE_VALUES):
-            yield key, values[start : start + RUN_PIECE_VALUES]
+def in_pieces(keys: list[Any], values: list[list[Any]]) -> Iterator[Item]:
+    """Sorted groups held in memory, as the items of a run."""
+    cut_keys, cut_values = _cut_long(keys, values)
+    return zip(cut_keys, cut_values, strict=True)
 
 
 def merge_runs(
-    runs: list[Iterable[Item]], key_types: set[type]
+    runs: list[Iterable[Item]], families: Iterable[str]
 ) -> Iterator[tuple[Any, Iterator[Any]]]:
     """Merge sorted runs (oldest first) into (key, lazy values) groups in key order.
 
-    Each key's values stream run by run, piece by piece: earlier runs first, so
-    values stay in input order.
+    ``families``: the :func:`mapred.keys.key_family` of each run's keys, which decides
+    whether keys compare natively. Each key's values stream run by run, piece by piece:
+    earlier runs first, so values stay in input order.
     """
-    merged = heapq.merge(*(_pieces(run) for run in runs), key=order_key(key_types))
+    merged = heapq.merge(*runs, key=item_order(merge_natively(families)))
     for key, pieces in itertools.groupby(merged, key=itemgetter(0)):
-        yield key, itertools.chain.from_iterable(piece for _, piece in pieces)
-
-
-def remove_quietly(path: str) -> None:
-    """Delete a file that may already be gone."""
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+        yield key, itertools.chain.from_iterable(map(itemgetter(1), pieces))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from mapred.serde import total_order_key
+from mapred.keys import total_order_key
 
 
 def sequential(mapper: Any, reducer: Any, data: Any) -> list[tuple[Any, Any]]:

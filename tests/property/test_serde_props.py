@@ -1,8 +1,9 @@
-"""Properties of mapred.serde: exact round trips, hash/equality agreement, stable order."""
+"""Properties of mapred.serde and mapred.keys: exact round trips, hash/equality agreement,
+stable order, and the C-level fast paths agreeing with the general ones."""
 
 from __future__ import annotations
 
-import itertools
+import heapq
 import math
 import random
 from typing import Any
@@ -10,16 +11,16 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapred.serde import (
-    decode,
-    encode,
-    make_packer,
-    make_unpacker,
-    sort_items,
+from mapred.keys import (
+    key_family,
+    merge_natively,
+    partition_for,
+    partition_indices,
     sort_keys,
     stable_hash,
     total_order_key,
 )
+from mapred.serde import column, decode, encode, group_column, make_packer, make_unpacker
 from tests import strategies
 from tests.strategies import Label, Point, same
 
@@ -116,11 +117,50 @@ def test_total_order_agrees_with_sorted_within_a_family(keys: list[Any]) -> None
     assert sorted(keys, key=total_order_key) == sorted(keys)
 
 
-@given(st.lists(st.tuples(strategies.keys(), st.integers()), max_size=20))
-def test_sort_items_is_stable_for_equal_keys(items: list[tuple[Any, int]]) -> None:
-    """sort_items keeps the values of equal keys in their input order."""
-    items = [(key, i) for i, (key, _) in enumerate(items)]
-    sort_items(items)
-    for (k1, v1), (k2, v2) in itertools.pairwise(items):
-        if k1 == k2:
-            assert v1 < v2
+@given(st.lists(strategies.keys(allow_nan=True), unique=True, max_size=20) | st.one_of(FAMILIES))
+def test_sort_keys_gives_the_total_order(keys: list[Any]) -> None:
+    """The native fast path and the fallback both give the documented total order."""
+    keys = list({id(k): k for k in keys}.values())
+    expected = sorted(keys, key=total_order_key)
+    sort_keys(keys)
+    assert [total_order_key(k) for k in keys] == [total_order_key(k) for k in expected]
+
+
+@given(st.lists(st.one_of(FAMILIES), min_size=1, max_size=4))
+def test_streams_of_one_family_merge_natively_in_the_total_order(runs: list[list[Any]]) -> None:
+    """Where merge_natively says so, heapq.merge with < gives the total order."""
+    runs = [sorted(run, key=total_order_key) for run in runs]
+    if not merge_natively(key_family(run) for run in runs):
+        return
+    merged = list(heapq.merge(*runs))
+    assert [total_order_key(k) for k in merged] == sorted(
+        total_order_key(k) for run in runs for k in run
+    )
+
+
+@given(st.lists(strategies.keys(), max_size=20), st.integers(1, 9))
+def test_partition_fast_paths_agree_with_partition_for(keys: list[Any], reducers: int) -> None:
+    """However a key list is hashed, each key lands where partition_for puts it."""
+    assert partition_indices(keys, reducers) == [partition_for(k, reducers) for k in keys]
+
+
+@given(st.lists(st.lists(strategies.values(allow_nan=True), max_size=4), max_size=6))
+def test_columns_round_trip_exactly(groups: list[list[Any]]) -> None:
+    """A column or group column (tuple columns included) decodes to the same values."""
+    flat = [value for group in groups for value in group]
+    assert same(decode(encode(column(flat))), flat)
+    assert same(decode(encode(group_column(groups))), groups)
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(max_size=3), st.integers() | st.floats() | st.none() | st.binary()),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_flat_tuple_columns_round_trip_exactly(items: list[tuple[Any, Any]]) -> None:
+    """The tuple column (one ext for many tuples) keeps every tuple and scalar type."""
+    assert type(column(items)) is not list
+    assert same(decode(encode(column(items))), items)
+    assert same(decode(encode(group_column([items, items[:1]]))), [items, items[:1]])

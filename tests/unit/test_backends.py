@@ -16,7 +16,8 @@ from mapred.backends.serial import SerialBackend
 from mapred.errors import unpack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapResult, MapTask
-from mapred.reducetask import ReduceResult, ReduceTask, read_part
+from mapred.output import read_part
+from mapred.reducetask import ReduceResult, ReduceTask
 from mapred.serde import dumps_function
 
 

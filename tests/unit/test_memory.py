@@ -19,7 +19,8 @@ import pytest
 
 from mapred import mapreduce
 from mapred.job import JobSpec, LoadedJob
-from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask, read_part
+from mapred.output import read_part
+from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask
 from mapred.serde import dumps_function, make_packer
 from mapred.splits import MAX_CHUNK_RECORDS
 

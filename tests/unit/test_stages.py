@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from mapred.job import JobSpec, LoadedJob
+from mapred.keys import checked_partitioner, partition_for
 from mapred.maptask import MapTask, execute_map_task
-from mapred.output import merge_parts, part_name
-from mapred.reducetask import ReduceState, ReduceTask, execute_reduce_task, read_part
+from mapred.output import merge_parts, part_name, read_part
+from mapred.reducetask import ReduceState, ReduceTask, execute_reduce_task
 from mapred.serde import dumps_function
-from mapred.shuffle import checked_partitioner, partition_for, read_batch
+from mapred.shuffle import read_batch
 from mapred.splits import FileSplit
 
 
