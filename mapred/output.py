@@ -36,3 +36,29 @@ def commit_part(tmp_path: str, directory: str, partition: int) -> str:
     final = os.path.join(directory, part_name(partition))
     os.replace(tmp_path, final)
     return final
+
+
+def prepare_output(output: str | os.PathLike[str]) -> str:
+    """Make ``output`` a new or empty directory for a job's part files; its absolute path."""
+    directory = os.fspath(output)
+    if os.path.exists(directory):
+        if not os.path.isdir(directory):
+            raise ValueError(f"output {directory!r} exists and is not a directory")
+        if os.listdir(directory):
+            raise ValueError(
+                f"output directory {directory!r} is not empty; "
+                "give a new or empty directory (mapred never overwrites results)"
+            )
+    else:
+        os.makedirs(directory)
+    return os.path.abspath(directory)
+
+
+def finish_output(directory: str, succeeded: bool) -> None:
+    """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
+    for name in os.listdir(directory):
+        if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
+            os.unlink(os.path.join(directory, name))
+    if succeeded:
+        with open(os.path.join(directory, "_SUCCESS"), "w"):
+            pass
