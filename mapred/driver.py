@@ -49,7 +49,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from mapred.backends.base import Backend, Death, Event
+from mapred.backends.base import Backend, Death, Event, task_key
 from mapred.counters import (
     BUILTIN_GROUP,
     TASK_RETRIES,
@@ -274,11 +274,9 @@ class Driver:
         """
         if death.task is not None:
             key = death.task
-        elif isinstance(task, MapTask):
-            key = ("map", task.index)
         else:
-            assert task is not None
-            key = ("reduce", task.partition)
+            assert task is not None, "a death on no slot names its task"
+            key = task_key(task)
         describe = task.describe() if task is not None else f"{key[0]} task {key[1]}"
         losses = self.losses[key] = self.losses.get(key, 0) + 1
         if death.input_lost:

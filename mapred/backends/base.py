@@ -14,9 +14,22 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mapred.job import JobSpec
+from mapred.maptask import MapTask
+from mapred.reducetask import ReduceTask
 
 if TYPE_CHECKING:
     from mapred.counters import LiveCounters
+
+
+def task_key(task: MapTask | ReduceTask) -> tuple[str, int]:
+    """A task whatever its attempt: ``("map", index)`` or ``("reduce", partition)``.
+
+    >>> task_key(MapTask(3, attempt=2)), task_key(ReduceTask(1, attempt=1, n_maps=4))
+    (('map', 3), ('reduce', 1))
+    """
+    if isinstance(task, MapTask):
+        return "map", task.index
+    return "reduce", task.partition
 
 
 @dataclass(frozen=True)
@@ -28,7 +41,7 @@ class Death:
         exitcode: the worker process's exit code (negative for a signal), if known.
         rerun: the backend already runs the task again by itself (a Dask cluster re-runs
             the tasks of a dead worker): the death counts, but the task stays where it is.
-        task: ``(phase, index)`` of a task that is on no slot (a committed map task whose
+        task: the :func:`task_key` of a task that is on no slot (a committed map task whose
             output died with its worker); None for the task on the event's slot.
         input_lost: the task's input died with its workers and cannot be made again:
             running the task again cannot help.

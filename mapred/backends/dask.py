@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, cast
 
-from mapred.backends.base import Backend, Death, Event
+from mapred.backends.base import Backend, Death, Event, task_key
 from mapred.backends.dask_tasks import (
     TaskFailed,
     job_spec,
@@ -106,11 +106,6 @@ class _Running:
     futures: list[DaskFuture] = field(default_factory=list)  # cancelled by reset()
     parts: list[DaskFuture] = field(default_factory=list)  # a map task's output, per partition
     received: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # map index -> parts
-
-    def phase_index(self) -> tuple[str, int]:
-        if isinstance(self.task, MapTask):
-            return "map", self.task.index
-        return "reduce", self.task.partition
 
 
 @dataclass(frozen=True)
@@ -292,7 +287,7 @@ class DaskBackend(Backend):
     def _rerun(self, rerun: _Rerun) -> Event:
         """The "died" event of a task that Dask runs again, on its slot if it has one."""
         task = (rerun.phase, rerun.index)
-        slot = next((s for s, e in self._running.items() if e.phase_index() == task), None)
+        slot = next((s for s, e in self._running.items() if task_key(e.task) == task), None)
         return Event(slot, "died", Death(DASK_DEATH, rerun=True, task=task))
 
     def _results(self, finished: list[tuple[int, _Running, DaskFuture]]) -> list[Event]:

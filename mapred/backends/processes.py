@@ -181,11 +181,7 @@ class ProcessBackend(Backend):
         if kill and worker.process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.join(STOP_GRACE_SECONDS)
-        worker.conn.close()
-        worker.lifeline.close()
-        if not worker.process.is_alive():
-            worker.process.close()
+        _reap(worker)
 
     def close(self) -> None:
         """Stop idle workers politely and busy ones at once; wait for all of them."""
@@ -203,11 +199,16 @@ class ProcessBackend(Backend):
                 except OSError:
                     worker.process.kill()
         for worker in workers:
-            worker.process.join(STOP_GRACE_SECONDS)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.conn.close()
-            worker.lifeline.close()
-            with contextlib.suppress(ValueError):  # reaped behind our back (e.g. by psutil)
-                worker.process.close()
+            _reap(worker)
+
+
+def _reap(worker: _Worker) -> None:
+    """Wait for a worker told to stop or killed (killing it past the grace); free it."""
+    worker.process.join(STOP_GRACE_SECONDS)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.conn.close()
+    worker.lifeline.close()
+    with contextlib.suppress(ValueError):  # reaped behind our back (e.g. by psutil)
+        worker.process.close()
