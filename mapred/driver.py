@@ -222,7 +222,7 @@ class Driver:
         return None
 
     def _handle(self, event: Event) -> None:
-        if event.kind == "died" and event.payload.rerun:
+        if event.kind == "died" and event.payload.restarted:
             # The backend runs the task again by itself: the loss counts, the task stays.
             on_slot = self.running.get(event.slot) if event.slot is not None else None
             self._count_loss(event.payload, on_slot)

@@ -48,7 +48,7 @@ class TaskMapper:
     """A mapper that takes all the records of its map task at once, as an iterator.
 
     Made by :func:`mapred.task_mapper`. The map task calls it once, with a lazy
-    iterator over its split's lines (or its chunk's records), and takes the pairs it
+    iterator over its split's lines (or records), and takes the pairs it
     returns as made in that order.
     """
 
@@ -69,10 +69,10 @@ def task_mapper(function: Callable[[Iterator[Any]], Any]) -> TaskMapper:
     """Mark a mapper as taking *all the records of its map task*, as an iterator.
 
     A per-record mapper pays the engine's per-pair cost for every pair it makes. A
-    task mapper can aggregate in C over its whole split (or chunk) and return one pair
+    task mapper can aggregate in C over its whole split and return one pair
     per distinct key: Spark's ``mapPartitions``, Hadoop's in-mapper combining. The
-    records stream (a split is never held in memory), and splits and chunks are cut
-    the same way on every run and backend, whatever ``workers`` is.
+    records stream (a split is never held in memory), and splits are cut the same
+    way every time and on every backend, whatever ``workers`` is.
 
     >>> from collections import Counter
     >>> @task_mapper

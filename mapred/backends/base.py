@@ -39,7 +39,7 @@ class Death:
     Attributes:
         how: how the worker ended, for messages: ``"signal SIGKILL (-9)"``.
         exitcode: the worker process's exit code (negative for a signal), if known.
-        rerun: the backend already runs the task again by itself (a Dask cluster re-runs
+        restarted: the backend already runs the task again by itself (a Dask cluster re-runs
             the tasks of a dead worker): the death counts, but the task stays where it is.
         task: the :func:`task_key` of a task that is on no slot (a committed map task whose
             output died with its worker); None for the task on the event's slot.
@@ -49,7 +49,7 @@ class Death:
 
     how: str
     exitcode: int | None = None
-    rerun: bool = False
+    restarted: bool = False
     task: tuple[str, int] | None = None
     input_lost: bool = False
 

@@ -38,7 +38,7 @@ the driver raises the original. Tasks are submitted with Dask's ``retries=0``: D
 map tasks whose output died with a worker. So that ``max_retries`` still means what it
 means locally, every attempt announces its start to the scheduler before any user code
 runs (an event on a topic private to this backend). A second start of one attempt is a
-Dask re-run: it becomes a ``"died"`` event with ``rerun`` set (the driver counts the loss
+Dask re-run: it becomes a ``"died"`` event with ``restarted`` set (the driver counts the loss
 and the task stays where it is), and a ``KilledWorker`` a plain ``"died"`` event (the
 driver submits a new attempt). The driver alone decides when a task has lost too many
 workers. Output of a dead attempt is never counted: only the attempt whose result the
@@ -109,7 +109,7 @@ class _Running:
 
 
 @dataclass(frozen=True)
-class _Rerun:
+class _Restart:
     """Dask started an attempt again: the worker of its last start died."""
 
     phase: str
@@ -250,7 +250,7 @@ class DaskBackend(Backend):
             key = (phase, index, attempt)
             starts = self._starts[key] = self._starts.get(key, 0) + 1
         if starts > 1:  # Dask runs it again: the worker of its last start died
-            self._inbox.put(_Rerun(phase, index))
+            self._inbox.put(_Restart(phase, index))
 
     def wait(self, timeout: float) -> list[Event]:
         try:
@@ -262,12 +262,12 @@ class DaskBackend(Backend):
                 items.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        reruns: list[Event] = []
+        restarts: list[Event] = []
         finished: list[tuple[int, _Running, DaskFuture]] = []
         failed: list[tuple[int, _Running, DaskFuture]] = []
         for item in items:
-            if isinstance(item, _Rerun):
-                reruns.append(self._rerun(item))
+            if isinstance(item, _Restart):
+                restarts.append(self._restart(item))
                 continue
             slot, future = item
             entry = self._running.get(slot)
@@ -282,13 +282,13 @@ class DaskBackend(Backend):
         events.extend(self._failure(slot, entry, future) for slot, entry, future in failed)
         for event in events:
             del self._running[cast(int, event.slot)]
-        return reruns + events
+        return restarts + events
 
-    def _rerun(self, rerun: _Rerun) -> Event:
+    def _restart(self, restart: _Restart) -> Event:
         """The "died" event of a task that Dask runs again, on its slot if it has one."""
-        task = (rerun.phase, rerun.index)
+        task = (restart.phase, restart.index)
         slot = next((s for s, e in self._running.items() if task_key(e.task) == task), None)
-        return Event(slot, "died", Death(DASK_DEATH, rerun=True, task=task))
+        return Event(slot, "died", Death(DASK_DEATH, restarted=True, task=task))
 
     def _results(self, finished: list[tuple[int, _Running, DaskFuture]]) -> list[Event]:
         if not finished:

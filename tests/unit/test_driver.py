@@ -27,14 +27,14 @@ def total(key: str, values: Iterator[int]) -> int:
 class DyingBackend(SerialBackend):
     """The serial backend, reporting deaths of map task 0 as a cluster would.
 
-    ``reruns``: deaths of map task 0 that the backend re-runs by itself (as Dask does),
+    ``restarts``: deaths of map task 0 that the backend restarts by itself (as Dask does),
     reported before its result; ``off_slot`` reports them as for a task on no slot.
     ``input_lost``: the first reduce task reports that its input died instead.
     """
 
-    def __init__(self, reruns: int = 0, off_slot: bool = False, input_lost: bool = False):
+    def __init__(self, restarts: int = 0, off_slot: bool = False, input_lost: bool = False):
         super().__init__()
-        self.reruns = reruns
+        self.restarts = restarts
         self.off_slot = off_slot
         self.input_lost = input_lost
 
@@ -43,11 +43,11 @@ class DyingBackend(SerialBackend):
         deaths: list[Event] = []
         for event in events:
             index = getattr(event.payload, "index", None)
-            if event.kind == "done" and index == 0 and self.reruns:
+            if event.kind == "done" and index == 0 and self.restarts:
                 slot = None if self.off_slot else event.slot
-                death = Death("a worker died", rerun=True, task=("map", 0))
-                deaths += [Event(slot, "died", death)] * self.reruns
-                self.reruns = 0
+                death = Death("a worker died", restarted=True, task=("map", 0))
+                deaths += [Event(slot, "died", death)] * self.restarts
+                self.restarts = 0
             if event.kind == "done" and hasattr(event.payload, "partition") and self.input_lost:
                 return [Event(event.slot, "died", Death("its map output died", input_lost=True))]
         return deaths + events
@@ -73,7 +73,7 @@ def run(backend: SerialBackend, max_retries: int = 3) -> Any:
 @pytest.mark.parametrize("off_slot", [False, True])
 def test_deaths_within_max_retries_are_counted_and_the_answer_is_exact(off_slot: bool) -> None:
     """Re-runs by the backend cost retries, counted once each; the result stays exact."""
-    result = run(DyingBackend(reruns=2, off_slot=off_slot), max_retries=2)
+    result = run(DyingBackend(restarts=2, off_slot=off_slot), max_retries=2)
     assert dict(result) == {"a": 1, "b": 2, "c": 2}
     assert result.counters["mapred"]["task_retries"] == 2
 
@@ -82,7 +82,7 @@ def test_deaths_within_max_retries_are_counted_and_the_answer_is_exact(off_slot:
 def test_one_death_too_many_is_worker_lost(off_slot: bool) -> None:
     """The max_retries + 1-th loss of one task ends the job, naming the task."""
     with pytest.raises(WorkerLost, match="all 3 attempts") as info:
-        run(DyingBackend(reruns=3, off_slot=off_slot), max_retries=2)
+        run(DyingBackend(restarts=3, off_slot=off_slot), max_retries=2)
     assert info.value.task.startswith("map task 0")
     assert "a worker died" in str(info.value)
 
