@@ -114,9 +114,9 @@ class Engine:
         unknown = set(defaults) - _JOB_ARGUMENTS
         if unknown:
             raise TypeError(f"Engine() got unexpected arguments: {', '.join(sorted(unknown))}")
-        self.workers = workers or os.cpu_count() or 1
-        self._workers_given = workers
-        self.backend_name = backend
+        self.workers = workers or os.cpu_count() or 1  # the backend's count, once it starts
+        self._workers_asked = workers
+        self._backend_choice = backend  # None, "processes", "serial" or a Dask Client
         self.start_method = start_method
         self.defaults = defaults
         self._backend: Backend | None = None
@@ -124,7 +124,7 @@ class Engine:
     def _ensure_backend(self) -> Backend:
         if self._backend is None:
             self._backend, self.workers = open_backend(
-                self.backend_name, self._workers_given, self.start_method
+                self._backend_choice, self._workers_asked, self.start_method
             )
         return self._backend
 

@@ -3,7 +3,7 @@
 Why not ``multiprocessing.Pool``: when one of its workers dies, the task it held is
 lost and ``Pool.map`` waits forever (cpython#96062). Here the driver knows which
 task each worker holds and waits on the workers' *sentinels* together with their
-pipes, so a death is seen at once, the worker is replaced, and the scheduler decides
+pipes, so a death is seen at once, the worker is replaced, and the driver decides
 whether the task runs again.
 """
 
