@@ -157,8 +157,9 @@ class LiveCounters:
 
     @property
     def driver_fds(self) -> list[int]:
-        """Descriptors a worker forked later must close, or it keeps the server alive."""
-        return [self._lifeline.fileno()]
+        """Descriptors a worker forked later must close, or it keeps the server alive
+        (none once the counters are closed)."""
+        return [] if self._lifeline.closed else [self._lifeline.fileno()]
 
     def commit(self, index: int, counters: Counters) -> None:
         """A map task committed: its exact count replaces its live estimate."""

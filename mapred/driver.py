@@ -1,10 +1,40 @@
-"""The driver loop of one job: hand out tasks, read events, retry, commit.
+r"""The driver loop of one job: hand out tasks, read events, retry, commit.
 
-:class:`Driver` is the single scheduler every backend is driven by. It pulls the next
-chunk of input only when a slot is idle (bounded read-ahead), commits a map attempt
-only when it reports success (forwarding its batch references to running reduce
-tasks), turns a dead worker into a retry or :class:`~mapred.errors.WorkerLost`, and
-enforces the deadline. See :mod:`mapred.engine` for the picture.
+::
+
+      data ──► plan splits ─────────► MapTask ──► worker ──► map-<i>-<a>.bin
+                (bounded read-ahead)                  │   (one batch per partition)
+                                                      ▼ commit (i, batches)
+                                     ReduceTask p ◄── driver forwards references
+                                         │ ingest in map order, spill past budget,
+                                         ▼ merge, reduce each key in key order
+                                     part-<p> ──► Result (sorted) or output=DIR
+
+*The driver* (:class:`Driver`) is one thread running one loop. It pulls the next split of
+input only when a worker is idle, so read-ahead is bounded by the number of workers.
+It hands each task to a backend slot, and learns from :class:`~mapred.backends.base.Event`
+s what became of it. A map task's output counts only when its attempt reports
+success: the driver then *commits* it, forwarding the batch references to every
+running reduce task. Reduce tasks start as soon as no map task is left to hand out,
+and ingest committed output while the last map tasks still run.
+
+*Workers* run the stage functions of :mod:`mapred.maptask` and
+:mod:`mapred.reducetask`. A worker that dies costs its task one attempt; the task
+runs again on a fresh process, up to ``max_retries`` more times, and the dead
+attempt's output, never committed, is ignored. A user exception stops the job at
+once: busy workers are killed and replaced, and the exception is raised here with
+its type, the worker's traceback as ``__cause__`` and a note naming the task.
+
+Backends only report events; the retry policy is the driver's alone, for every
+backend: a task may lose its worker ``max_retries`` times (a Dask cluster that re-runs a
+task by itself reports each re-run as a loss), once more is
+:class:`~mapred.errors.WorkerLost`. :mod:`mapred.launch` sets a job up for the driver
+and tears it down.
+
+Invariants: the driver holds no per-record state (one entry per task); every byte of
+intermediate data lives in a private temporary directory removed on every exit path;
+the values of a key reach the reducer in input order because reduce tasks ingest map
+output strictly in map-task order.
 """
 
 from __future__ import annotations
@@ -17,9 +47,9 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mapred.backends.base import Backend, Event
+from mapred.backends.base import Backend, Death, Event, task_key
 from mapred.counters import (
     BUILTIN_GROUP,
     TASK_RETRIES,
@@ -34,23 +64,9 @@ from mapred.maptask import MapResult, MapTask
 from mapred.output import commit_part
 from mapred.reducetask import ReduceResult, ReduceTask
 from mapred.shuffle import Batch
-from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
 
-
-def exit_reason(exitcode: int | None) -> str:
-    """Say how a process ended: ``"signal SIGKILL (-9)"`` or ``"exit code 3"``.
-
-    >>> exit_reason(-9), exit_reason(3)
-    ('signal SIGKILL (-9)', 'exit code 3')
-    """
-    if exitcode is None:
-        return "an unknown cause"
-    if exitcode < 0:
-        try:
-            return f"signal {signal.Signals(-exitcode).name} ({exitcode})"
-        except ValueError:
-            return f"signal {-exitcode} ({exitcode})"
-    return f"exit code {exitcode}"
+if TYPE_CHECKING:
+    from mapred.progress import ProgressBar
 
 
 @contextmanager
@@ -90,22 +106,19 @@ def sigint_deferred() -> Iterator[None]:
         raise KeyboardInterrupt
 
 
-def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]:
-    """Yield the input of each map task, lazily: file splits first, then chunks."""
-    if isinstance(data, TextInput):
-        for split in data.plan_splits():
-            yield {"split": split, "encoding": data.encoding, "errors": data.errors}
-        for stream in data.streams:
-            lines = iter_stream_lines(stream, data.encoding, data.errors)
-            for chunk in iter_record_splits(lines, chunksize):
-                yield {"records": chunk}
-        return
-    for chunk in iter_record_splits(data, chunksize):
-        yield {"records": chunk}
-
-
 class Driver:
-    """The driver loop of one job: dispatch, collect events, retry, commit."""
+    """The driver loop of one job: dispatch, collect events, retry, commit.
+
+    Args:
+        backend: where tasks run, prepared for ``spec``.
+        spec: the job.
+        inputs: each map task's input, lazily (see :func:`mapred.launch.plan_map_tasks`).
+        max_retries: how many times one task may lose its worker.
+        timeout: seconds for the whole job, counted from ``started``; None: no limit.
+        started: when the job started (``time.monotonic()``).
+        progress: the progress bar to move, if any.
+        live: the live counters the progress bar shows, if any.
+    """
 
     def __init__(
         self,
@@ -115,6 +128,8 @@ class Driver:
         max_retries: int,
         timeout: float | None,
         started: float,
+        progress: ProgressBar | None = None,
+        live: LiveCounters | None = None,
     ) -> None:
         self.backend = backend
         self.spec = spec
@@ -123,9 +138,10 @@ class Driver:
         self.deadline = None if timeout is None else started + timeout
         self.timeout = timeout
         self.counters: Counters = empty_totals()
-        self.progress: Any = None
-        self.live: LiveCounters | None = None
+        self.progress = progress
+        self.live = live
         self._live_shown = 0.0
+        self.losses: dict[tuple[str, int], int] = {}  # workers lost, per task
         self.idle = set(range(backend.slots()))
         self.running: dict[int, MapTask | ReduceTask] = {}
         self.retries: deque[MapTask] = deque()
@@ -155,9 +171,7 @@ class Driver:
         if self.live is None or self.progress is None or now - self._live_shown < 0.25:
             return
         self._live_shown = now
-        records_read = getattr(self.progress, "records_read", None)
-        if records_read is not None:
-            records_read(self.live.records())
+        self.progress.records_read(self.live.records())
 
     def _wait_time(self) -> float:
         if self.deadline is None:
@@ -208,6 +222,12 @@ class Driver:
         return None
 
     def _handle(self, event: Event) -> None:
+        if event.kind == "died" and event.payload.restarted:
+            # The backend runs the task again by itself: the loss counts, the task stays.
+            on_slot = self.running.get(event.slot) if event.slot is not None else None
+            self._count_loss(event.payload, on_slot)
+            return
+        assert event.slot is not None
         task = self.running.pop(event.slot, None)
         self.idle.add(event.slot)
         if task is None:
@@ -223,7 +243,8 @@ class Driver:
             self.backend.reset(event.slot)
             raise _rebuild(event.payload, task)
         else:
-            self._retry(task, event.payload)
+            self._count_loss(event.payload, task)
+            self._retry(task)
 
     def _commit_map(self, result: MapResult) -> None:
         self.committed[result.index] = result.batches
@@ -246,16 +267,31 @@ class Driver:
         if self.progress is not None:
             self.progress.reduce_done(result)
 
-    def _retry(self, task: MapTask | ReduceTask, exitcode: int | None) -> None:
-        attempt = task.attempt + 1
-        if attempt > 1 + self.max_retries:
+    def _count_loss(self, death: Death, task: MapTask | ReduceTask | None) -> None:
+        """A worker died with ``task`` (or with the task ``death.task``): one loss.
+
+        The task's ``max_retries + 1``-th loss, or the loss of its input, ends the job.
+        """
+        if death.task is not None:
+            key = death.task
+        else:
+            assert task is not None, "a death on no slot names its task"
+            key = task_key(task)
+        describe = task.describe() if task is not None else f"{key[0]} task {key[1]}"
+        losses = self.losses[key] = self.losses.get(key, 0) + 1
+        if death.input_lost:
+            raise WorkerLost(f"{describe} lost its input: {death.how}", task=describe)
+        if losses > self.max_retries:
             raise WorkerLost(
-                f"{task.describe()} lost its worker process on all {task.attempt} attempts "
-                f"(last: {exit_reason(exitcode)})",
-                task=task.describe(),
-                exitcode=exitcode,
+                f"{describe} lost its worker process on all {losses} attempts (last: {death.how})",
+                task=describe,
+                exitcode=death.exitcode,
             )
         self.counters[BUILTIN_GROUP][TASK_RETRIES] += 1
+
+    def _retry(self, task: MapTask | ReduceTask) -> None:
+        """Run a task whose worker died again, as a new attempt."""
+        attempt = task.attempt + 1
         if isinstance(task, MapTask):
             if self.live is not None:
                 self.live.discard(task.index)

@@ -1,66 +1,29 @@
-r"""The driver: plans tasks, runs the phases, retries, enforces the timeout, cleans up.
+"""The public API: ``mapreduce``, ``Engine`` and ``parse_size``, with their argument checks.
 
-::
-
-      data ──► plan splits / chunks ──► MapTask ──► worker ──► map-<i>-<a>.bin
-                (bounded read-ahead)                  │   (one batch per partition)
-                                                      ▼ commit (i, batches)
-                                     ReduceTask p ◄── driver forwards references
-                                         │ ingest in map order, spill past budget,
-                                         ▼ merge, reduce each key in key order
-                                     part-<p> ──► Result (sorted) or output=DIR
-
-*The driver* (this module) is one thread running one loop. It pulls the next chunk of
-input only when a worker is idle, so read-ahead is bounded by the number of workers.
-It hands each task to a backend slot, and learns from :class:`~mapred.backends.base.Event`
-s what became of it. A map task's output counts only when its attempt reports
-success: the driver then *commits* it, forwarding the batch references to every
-running reduce task. Reduce tasks start as soon as no map task is left to hand out,
-and ingest committed output while the last map tasks still run.
-
-*Workers* run the stage functions of :mod:`mapred.maptask` and
-:mod:`mapred.reducetask`. A worker that dies costs its task one attempt; the task
-runs again on a fresh process, up to ``max_retries`` more times, and the dead
-attempt's output, never committed, is ignored. A user exception stops the job at
-once: busy workers are killed and replaced, and the exception is raised here with
-its type, the worker's traceback as ``__cause__`` and a note naming the task.
-
-Invariants: the driver holds no per-record state (one entry per task); every byte of
-intermediate data lives in a private temporary directory removed on every exit path;
-the values of a key reach the reducer in input order because reduce tasks ingest map
-output strictly in map-task order.
+A checked job goes to :func:`mapred.launch.launch_job`, which sets it up and runs the
+:class:`~mapred.driver.Driver` loop (see :mod:`mapred.driver` for the data flow).
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from mapred.backends import is_dask_client, open_backend
 from mapred.backends.base import Backend
-from mapred.counters import Counters, LiveCounters
-from mapred.driver import Driver, plan_map_tasks, sigint_deferred, sigterm_unwinds
 from mapred.errors import MapredError
-from mapred.job import JobSpec
-from mapred.keys import checked_partitioner, merge_natively, partition_for
-from mapred.output import part_name, read_parts_sorted
-from mapred.reducetask import ReduceResult
+from mapred.launch import MAP_SHARE as MAP_SHARE  # re-exported for tests of the map buffer
+from mapred.launch import launch_job
 from mapred.result import OutputResult, Result
-from mapred.serde import dumps_function
 from mapred.splits import TextInput
 
 # Shuffle memory budget when memory_limit is None, shared by the reduce tasks that run
 # at once. Past it they spill sorted runs to disk: enough to keep most jobs in memory,
 # small enough for a laptop running several workers.
 DEFAULT_MEMORY_LIMIT = 1 << 30
-MAP_SHARE = 4  # a map task's buffer may hold 1/MAP_SHARE of memory_limit, whatever `workers` is
-MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per batch
-TMPDIR_ENV = "MAPRED_TMPDIR"  # where private work directories go (default: tempfile's)
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*$", re.IGNORECASE)
 _UNITS = {
@@ -143,7 +106,7 @@ class Engine:
             raise ValueError(
                 f"start_method must be 'fork', 'forkserver' or 'spawn', got {start_method!r}"
             )
-        if backend not in (None, "processes", "serial") and not _is_dask_client(backend):
+        if backend not in (None, "processes", "serial") and not is_dask_client(backend):
             raise ValueError(
                 "backend must be None, 'processes', 'serial' or a dask.distributed.Client, "
                 f"got {backend!r}"
@@ -151,29 +114,18 @@ class Engine:
         unknown = set(defaults) - _JOB_ARGUMENTS
         if unknown:
             raise TypeError(f"Engine() got unexpected arguments: {', '.join(sorted(unknown))}")
-        self.workers = workers or os.cpu_count() or 1
-        self._workers_given = workers is not None
-        self.backend_name = backend
+        self.workers = workers or os.cpu_count() or 1  # the backend's count, once it starts
+        self._workers_asked = workers
+        self._backend_choice = backend  # None, "processes", "serial" or a Dask Client
         self.start_method = start_method
         self.defaults = defaults
         self._backend: Backend | None = None
 
     def _ensure_backend(self) -> Backend:
         if self._backend is None:
-            if self.backend_name == "serial":
-                from mapred.backends.serial import SerialBackend
-
-                self._backend = SerialBackend()
-            elif _is_dask_client(self.backend_name):
-                from mapred.backends.dask import DaskBackend
-
-                self._backend = DaskBackend(self.backend_name)
-                if not self._workers_given:  # the driver's cores say nothing about the cluster
-                    self.workers = max(1, self._backend.threads())
-            else:
-                from mapred.backends.processes import ProcessBackend
-
-                self._backend = ProcessBackend(self.workers, self.start_method)
+            self._backend, self.workers = open_backend(
+                self._backend_choice, self._workers_asked, self.start_method
+            )
         return self._backend
 
     def close(self) -> None:
@@ -221,10 +173,6 @@ _JOB_ARGUMENTS = {
     "progress",
     "output",
 }
-
-
-def _is_dask_client(backend: Any) -> bool:
-    return type(backend).__name__ == "Client" and type(backend).__module__.startswith("distributed")
 
 
 def mapreduce(
@@ -314,7 +262,7 @@ def mapreduce(
 def _run(
     engine: Engine, mapper: Any, reducer: Any, data: Any, options: dict[str, Any]
 ) -> Result | OutputResult:
-    """Validate a job, run it on the engine's backend, and clean up on every path."""
+    """Check a job's arguments, then launch it on the engine's backend."""
     started = time.monotonic()
     combiner = options.get("combiner")
     partitioner = options.get("partitioner")
@@ -344,132 +292,20 @@ def _run(
         "combiner": combiner,
         "partitioner": partitioner,
     }
-    serial = engine.backend_name == "serial"
-    pickled: dict[str, bytes | None] = {}
-    for name, fn in functions.items():
-        if fn is None and name in ("combiner", "partitioner"):
-            pickled[name] = None
-        elif serial:  # the serial backend runs the very objects: just check they're callable
-            if not callable(fn):
-                raise TypeError(f"{name} must be callable, got {type(fn).__name__}")
-            pickled[name] = b""
-        else:
-            pickled[name] = dumps_function(fn, name)
-    output_dir = _prepare_output(output) if output is not None else None
-
     backend = engine._ensure_backend()
-    reducers = reducers or engine.workers
-    concurrent_reduces = max(1, min(backend.slots(), reducers))
-    workdir = _make_workdir() if not _is_dask_client(engine.backend_name) else None
-    live: LiveCounters | None = None
-    succeeded = False
-    try:
-        if options.get("progress"):
-            live = _start_live_counters(backend)
-        spec = JobSpec(
-            job_id=uuid.uuid4().hex,
-            mapper=pickled["mapper"] or b"",
-            reducer=pickled["reducer"] or b"",
-            combiner=pickled["combiner"],
-            partitioner=pickled["partitioner"],
-            reducers=reducers,
-            workdir=workdir,
-            memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
-            map_memory=budget // MAP_SHARE,
-            output_dir=output_dir,
-            live=live.in_flight if live is not None else None,
-            max_retries=max_retries,
-        )
-        prepare = getattr(backend, "prepare", None)
-        if prepare is not None:
-            prepare(spec, functions)
-        run = Driver(backend, spec, plan_map_tasks(data, chunksize), max_retries, timeout, started)
-        run.live = live
-        if options.get("progress"):
-            from mapred.progress import ProgressBar
-
-            run.progress = ProgressBar(data)
-        try:
-            with sigterm_unwinds():
-                results = run.run()
-        finally:
-            if run.progress is not None:
-                run.progress.close()
-        counters = run.counters
-        elapsed = time.monotonic() - started
-        result = _assemble(results, counters, elapsed, spec, partitioner)
-        succeeded = True
-        return result
-    finally:
-        with sigint_deferred():
-            if live is not None:
-                live.close()
-                backend.extra_driver_fds = []  # type: ignore[attr-defined]
-            if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
-            if output_dir is not None:
-                _finish_output(output_dir, succeeded)
-
-
-def _start_live_counters(backend: Backend) -> LiveCounters | None:
-    """Manager-backed live progress, for a pool of local worker processes."""
-    context = getattr(backend, "context", None)
-    if context is None:
-        return None
-    live = LiveCounters(context)
-    backend.extra_driver_fds = live.driver_fds  # type: ignore[attr-defined]
-    return live
-
-
-def _make_workdir() -> str:
-    """A private (0700) directory for this job's map output and spill files."""
-    base = os.environ.get(TMPDIR_ENV) or None
-    return tempfile.mkdtemp(prefix="mapred-", dir=base)
-
-
-def _prepare_output(output: str | os.PathLike[str]) -> str:
-    directory = os.fspath(output)
-    if os.path.exists(directory):
-        if not os.path.isdir(directory):
-            raise ValueError(f"output {directory!r} exists and is not a directory")
-        if os.listdir(directory):
-            raise ValueError(
-                f"output directory {directory!r} is not empty; "
-                "give a new or empty directory (mapred never overwrites results)"
-            )
-    else:
-        os.makedirs(directory)
-    return os.path.abspath(directory)
-
-
-def _finish_output(directory: str, succeeded: bool) -> None:
-    """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
-    for name in os.listdir(directory):
-        if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
-            os.unlink(os.path.join(directory, name))
-    if succeeded:
-        with open(os.path.join(directory, "_SUCCESS"), "w"):
-            pass
-
-
-def _assemble(
-    results: list[ReduceResult],
-    counters: Counters,
-    elapsed: float,
-    spec: JobSpec,
-    partitioner: Any,
-) -> Result | OutputResult:
-    natural = merge_natively(r.family for r in results)
-    if spec.output_dir is not None:
-        parts = [os.path.join(spec.output_dir, part_name(r.partition)) for r in results]
-        partition = (
-            checked_partitioner(partitioner, spec.reducers)
-            if partitioner is not None
-            else (lambda key: partition_for(key, spec.reducers))
-        )
-        return OutputResult(spec.output_dir, parts, counters, elapsed, partition, natural)
-    sources = [r.path if r.path is not None else r.data or b"" for r in results]
-    return Result(read_parts_sorted(sources), counters, elapsed)
+    return launch_job(
+        backend,
+        functions,
+        data,
+        reducers=reducers or engine.workers,
+        chunksize=chunksize,
+        memory_limit=budget,
+        max_retries=max_retries,
+        timeout=timeout,
+        progress=bool(options.get("progress")),
+        output=output,
+        started=started,
+    )
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

@@ -101,6 +101,24 @@ def short_repr(obj: object, limit: int = NOTE_REPR_LIMIT) -> str:
     return text
 
 
+def task_error(exc: BaseException, where: str) -> BaseException:
+    """What a task's exception becomes on its way home, ready for :func:`pack_exception`.
+
+    SystemExit and KeyboardInterrupt raised by user code fail the task, not the driver:
+    they become a :class:`MapredError`. An exception without a note (raised outside the
+    user's code) gets one saying ``where`` it was raised: ``"in a worker"``.
+    """
+    error = exc
+    if not isinstance(exc, Exception):
+        error = MapredError(f"user code raised {type(exc).__name__}({exc})")
+        for note in getattr(exc, "__notes__", ()):
+            error.add_note(note)
+        error.__cause__ = exc
+    if not getattr(error, "__notes__", None):
+        error.add_note(f"mapred: {where}, before the task's user code ran")
+    return error
+
+
 def pack_exception(exc: BaseException) -> bytes:
     """Serialize ``exc`` with its traceback text, falling back to type name and message.
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,8 +29,6 @@ class JobSpec:
             the same result for every ``workers``.
         output_dir: where reduce tasks write part files, or None for a temporary place.
         live: where running map tasks report records read, when a progress bar is shown.
-        max_retries: extra attempts for a task whose worker died. The driver enforces
-            it; a backend whose cluster re-runs tasks by itself (Dask) enforces it too.
     """
 
     job_id: str
@@ -42,14 +42,13 @@ class JobSpec:
     output_dir: str | None = None
     map_memory: int = 1 << 28
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
-    max_retries: int = 3
 
 
 class TaskMapper:
     """A mapper that takes all the records of its map task at once, as an iterator.
 
     Made by :func:`mapred.task_mapper`. The map task calls it once, with a lazy
-    iterator over its split's lines (or its chunk's records), and takes the pairs it
+    iterator over its split's lines (or records), and takes the pairs it
     returns as made in that order.
     """
 
@@ -70,10 +69,10 @@ def task_mapper(function: Callable[[Iterator[Any]], Any]) -> TaskMapper:
     """Mark a mapper as taking *all the records of its map task*, as an iterator.
 
     A per-record mapper pays the engine's per-pair cost for every pair it makes. A
-    task mapper can aggregate in C over its whole split (or chunk) and return one pair
+    task mapper can aggregate in C over its whole split and return one pair
     per distinct key: Spark's ``mapPartitions``, Hadoop's in-mapper combining. The
-    records stream (a split is never held in memory), and splits and chunks are cut
-    the same way on every run and backend, whatever ``workers`` is.
+    records stream (a split is never held in memory), and splits are cut the same
+    way every time and on every backend, whatever ``workers`` is.
 
     >>> from collections import Counter
     >>> @task_mapper
@@ -120,3 +119,38 @@ class LoadedJob:
         self.reducer = loads_function(spec.reducer)
         self.combiner = loads_function(spec.combiner) if spec.combiner else None
         self.partitioner = loads_function(spec.partitioner) if spec.partitioner else None
+
+
+class JobLoader:
+    """Each job's functions, unpickled once per worker process and kept for its tasks.
+
+    Keeps the last ``keep`` jobs (a Dask worker serves tasks of several jobs, one per
+    thread, several at once; a local worker serves one job at a time).
+    """
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self._jobs: OrderedDict[str, LoadedJob] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def load(self, spec: JobSpec) -> LoadedJob:
+        """The loaded job of ``spec``; a note says what to check when it fails."""
+        with self._lock:
+            job = self._jobs.get(spec.job_id)
+            if job is not None:
+                self._jobs.move_to_end(spec.job_id)
+                return job
+        try:
+            job = LoadedJob(spec)  # outside the lock: a racing thread loads it twice, harmlessly
+        except Exception as exc:
+            exc.add_note(
+                "mapred: loading the job's functions in a worker process failed; the "
+                "modules they use must be importable there (under 'spawn' and "
+                "'forkserver', and on every Dask worker)"
+            )
+            raise
+        with self._lock:
+            self._jobs[spec.job_id] = job
+            while len(self._jobs) > self.keep:
+                self._jobs.popitem(last=False)
+        return job

@@ -154,3 +154,29 @@ def read_parts_sorted(sources: list[str | bytes]) -> list[tuple[Any, Any]]:
             items = list(zip(keys, values, strict=True))
             items.sort(key=item_order(False))
     return items
+
+
+def prepare_output(output: str | os.PathLike[str]) -> str:
+    """Make ``output`` a new or empty directory for a job's part files; its absolute path."""
+    directory = os.fspath(output)
+    if os.path.exists(directory):
+        if not os.path.isdir(directory):
+            raise ValueError(f"output {directory!r} exists and is not a directory")
+        if os.listdir(directory):
+            raise ValueError(
+                f"output directory {directory!r} is not empty; "
+                "give a new or empty directory (mapred never overwrites results)"
+            )
+    else:
+        os.makedirs(directory)
+    return os.path.abspath(directory)
+
+
+def finish_output(directory: str, succeeded: bool) -> None:
+    """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
+    for name in os.listdir(directory):
+        if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
+            os.unlink(os.path.join(directory, name))
+    if succeeded:
+        with open(os.path.join(directory, "_SUCCESS"), "w"):
+            pass

@@ -18,8 +18,8 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mapred.errors import InternalError, MapredError, pack_exception
-from mapred.job import JobSpec, LoadedJob
+from mapred.errors import InternalError, pack_exception, task_error
+from mapred.job import JobLoader, JobSpec, LoadedJob
 from mapred.maptask import execute_map_task
 from mapred.reducetask import ReduceState, ReduceTask
 from mapred.serde import dumps, loads
@@ -33,8 +33,8 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
     # Ctrl-C goes to the whole process group; the driver decides what happens to us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True).start()
+    loader = JobLoader(keep=1)
     spec: JobSpec | None = None
-    job: LoadedJob | None = None
     while True:
         try:
             data = conn.recv_bytes()
@@ -46,34 +46,20 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
             if kind == "stop":
                 return
             if kind == "job":
-                spec, job = message[1], None
+                spec = message[1]
                 _workdirs[:] = [d for d in (spec.workdir,) if d]
                 continue
-            if job is None:
-                if spec is None:
-                    raise InternalError("a task arrived before its job")
-                job = _load(spec)
+            if spec is None:
+                raise InternalError("a task arrived before its job")
+            job = loader.load(spec)
             if kind == "map":
                 result: Any = execute_map_task(job, message[1])
             else:
                 result = _serve_reduce(conn, job, message[1])
             reply = dumps(("done", result))
         except BaseException as exc:
-            if isinstance(exc, Exception) and not getattr(exc, "__notes__", None):
-                exc.add_note("mapred: in a worker, before the task's user code ran")
-            reply = dumps(("error", pack_exception(_as_task_error(exc))))
+            reply = dumps(("error", pack_exception(task_error(exc, "in a worker"))))
         conn.send_bytes(reply)
-
-
-def _load(spec: JobSpec) -> LoadedJob:
-    try:
-        return LoadedJob(spec)
-    except Exception as exc:
-        exc.add_note(
-            "mapred: loading the job's functions in a worker process failed; under "
-            "'spawn' and 'forkserver' the modules they use must be importable there"
-        )
-        raise
 
 
 def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
@@ -83,17 +69,6 @@ def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
         _, map_index, batches = loads(conn.recv_bytes())  # ("commit", index, batches)
         state.add(map_index, batches)
     return state.finish()
-
-
-def _as_task_error(exc: BaseException) -> BaseException:
-    """SystemExit and KeyboardInterrupt raised by user code fail the task, not the driver."""
-    if isinstance(exc, Exception):
-        return exc
-    error = MapredError(f"user code raised {type(exc).__name__}({exc})")
-    for note in getattr(exc, "__notes__", ()):
-        error.add_note(note)
-    error.__cause__ = exc
-    return error
 
 
 _workdirs: list[str] = []  # the current job's private directory, for the lifeline to remove

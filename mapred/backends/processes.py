@@ -3,7 +3,7 @@
 Why not ``multiprocessing.Pool``: when one of its workers dies, the task it held is
 lost and ``Pool.map`` waits forever (cpython#96062). Here the driver knows which
 task each worker holds and waits on the workers' *sentinels* together with their
-pipes, so a death is seen at once, the worker is replaced, and the scheduler decides
+pipes, so a death is seen at once, the worker is replaced, and the driver decides
 whether the task runs again.
 """
 
@@ -19,7 +19,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
-from mapred.backends.base import Event
+from mapred.backends.base import Backend, Death, Event
+from mapred.counters import LiveCounters
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
 from mapred.serde import loads
@@ -41,7 +42,23 @@ class _Worker:
     driver_fds: list[int] = field(default_factory=list)
 
 
-class ProcessBackend:
+def exit_reason(exitcode: int | None) -> str:
+    """Say how a process ended: ``"signal SIGKILL (-9)"`` or ``"exit code 3"``.
+
+    >>> exit_reason(-9), exit_reason(3)
+    ('signal SIGKILL (-9)', 'exit code 3')
+    """
+    if exitcode is None:
+        return "an unknown cause"
+    if exitcode < 0:
+        try:
+            return f"signal {signal.Signals(-exitcode).name} ({exitcode})"
+        except ValueError:
+            return f"signal {-exitcode} ({exitcode})"
+    return f"exit code {exitcode}"
+
+
+class ProcessBackend(Backend):
     """``workers`` processes, each serving one task at a time over a private pipe."""
 
     def __init__(self, workers: int, start_method: str | None = None) -> None:
@@ -49,9 +66,7 @@ class ProcessBackend:
         self.start_method = self.context.get_start_method()
         self._workers: list[_Worker | None] = [None] * workers
         self._closed = False
-        # Other driver-side descriptors a worker forked now must close (a job's Manager
-        # lifeline): set by the engine for the length of a job.
-        self.extra_driver_fds: list[int] = []
+        self._live: LiveCounters | None = None  # the job's live counters, if any
         for slot in range(workers):
             self._workers[slot] = self._start()
 
@@ -63,7 +78,9 @@ class ProcessBackend:
             # The child inherits every descriptor the driver holds; it must close the
             # driver's ends or it would keep them (and its siblings) from ever seeing EOF.
             close_fds = [fd for w in self._workers if w is not None for fd in w.driver_fds]
-            close_fds += [conn.fileno(), lifeline_write.fileno(), *self.extra_driver_fds]
+            close_fds += [conn.fileno(), lifeline_write.fileno()]
+            if self._live is not None:  # the Manager's lifeline, while it is open
+                close_fds += self._live.driver_fds
         process = self.context.Process(  # type: ignore[attr-defined]
             target=worker_main,
             args=(child_conn, lifeline_read, close_fds),
@@ -80,6 +97,11 @@ class ProcessBackend:
     def slots(self) -> int:
         """One slot per worker process."""
         return len(self._workers)
+
+    def live_counters(self) -> LiveCounters:
+        """Counters in a Manager process that the workers write to while they read."""
+        self._live = LiveCounters(self.context)
+        return self._live
 
     def _worker(self, slot: int) -> _Worker:
         worker = self._workers[slot]
@@ -141,7 +163,8 @@ class ProcessBackend:
                 seen.add(slot)
             else:
                 worker.process.join(0.1)
-                events.append(Event(slot, "died", worker.process.exitcode))
+                exitcode = worker.process.exitcode
+                events.append(Event(slot, "died", Death(exit_reason(exitcode), exitcode)))
                 self._discard(slot, kill=True)
                 seen.add(slot)
         return events
@@ -158,11 +181,7 @@ class ProcessBackend:
         if kill and worker.process.is_alive():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(worker.process.pid, signal.SIGKILL)
-        worker.process.join(STOP_GRACE_SECONDS)
-        worker.conn.close()
-        worker.lifeline.close()
-        if not worker.process.is_alive():
-            worker.process.close()
+        _reap(worker)
 
     def close(self) -> None:
         """Stop idle workers politely and busy ones at once; wait for all of them."""
@@ -180,11 +199,16 @@ class ProcessBackend:
                 except OSError:
                     worker.process.kill()
         for worker in workers:
-            worker.process.join(STOP_GRACE_SECONDS)
-            if worker.process.is_alive():
-                worker.process.kill()
-                worker.process.join()
-            worker.conn.close()
-            worker.lifeline.close()
-            with contextlib.suppress(ValueError):  # reaped behind our back (e.g. by psutil)
-                worker.process.close()
+            _reap(worker)
+
+
+def _reap(worker: _Worker) -> None:
+    """Wait for a worker told to stop or killed (killing it past the grace); free it."""
+    worker.process.join(STOP_GRACE_SECONDS)
+    if worker.process.is_alive():
+        worker.process.kill()
+        worker.process.join()
+    worker.conn.close()
+    worker.lifeline.close()
+    with contextlib.suppress(ValueError):  # reaped behind our back (e.g. by psutil)
+        worker.process.close()

@@ -1,7 +1,7 @@
 """Run every task in the calling process, one after another.
 
 For debugging and as the reference the other backends are tested against: the same
-stage functions, no processes. The engine hands this backend the user's own function
+stage functions, no processes. The driver hands this backend the user's own function
 objects (:meth:`SerialBackend.prepare`), and exceptions are not packed into events:
 they propagate from ``submit`` with their real traceback, so ``pdb`` (a breakpoint or
 a post-mortem) stops inside the mapper, and a mapper's changes to globals stay.
@@ -12,14 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mapred.backends.base import Event
+from mapred.backends.base import Backend, Event
 from mapred.job import JobSpec, LoadedJob
 from mapred.maptask import MapTask, execute_map_task
 from mapred.reducetask import ReduceState
 
 
-class SerialBackend:
+class SerialBackend(Backend):
     """One slot: the calling process. Tasks run inside ``submit``."""
+
+    pickles_functions = False  # the caller's own function objects run here
 
     def __init__(self) -> None:
         self._events: list[Event] = []

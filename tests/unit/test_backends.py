@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from mapred.backends.base import Event
+from mapred.backends.base import Death, Event
 from mapred.backends.processes import ProcessBackend
 from mapred.backends.serial import SerialBackend
 from mapred.errors import unpack_exception
@@ -100,7 +100,8 @@ def test_a_killed_worker_is_reported_with_its_signal(
     pid = worker.process.pid
     os.kill(pid, signal.SIGKILL)
     (died,) = wait_events(backend)
-    assert (died.slot, died.kind, died.payload) == (0, "died", -9)
+    assert (died.slot, died.kind) == (0, "died")
+    assert died.payload == Death("signal SIGKILL (-9)", exitcode=-9)
     backend.submit(0, spec(str(tmp_path)), MapTask(0, 2, records=["y"]))
     (done,) = wait_events(backend)
     assert done.kind == "done"
@@ -134,3 +135,25 @@ def test_serial_backend_runs_tasks_inline(tmp_path: Path) -> None:
     (reduced,) = serial.wait(0)
     assert list(read_part(reduced.payload.path)) == [("s", 2), ("t", 1)]
     serial.close()
+
+
+def test_a_backend_is_a_context_manager_that_stops_its_workers() -> None:
+    """Leaving the with block stops every worker process, as close() does."""
+    with ProcessBackend(1, "fork") as pool:
+        worker = pool._workers[0]
+        assert worker is not None
+        process = worker.process
+        assert process.is_alive()
+    assert pool._workers == [None]
+    with pytest.raises(ValueError, match="closed"):
+        process.is_alive()  # joined and closed
+
+
+def test_what_each_backend_needs_from_a_job() -> None:
+    """Local processes share the driver's disk and take pickled functions; the serial
+    backend runs the caller's own functions."""
+    serial = SerialBackend()
+    assert (serial.shared_disk, serial.pickles_functions) == (True, False)
+    assert serial.live_counters() is None
+    with ProcessBackend(1, "fork") as pool:
+        assert (pool.shared_disk, pool.pickles_functions) == (True, True)

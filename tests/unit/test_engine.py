@@ -11,7 +11,7 @@ import pytest
 
 import mapred
 from mapred import Engine, MapredError, increment, mapreduce, read_text
-from mapred.driver import exit_reason
+from mapred.backends.processes import exit_reason
 from mapred.engine import parse_size
 from mapred.errors import RemoteTraceback
 

@@ -1,0 +1,151 @@
+"""The functions that run inside Dask tasks, on the workers, for :mod:`mapred.backends.dask`.
+
+Module-level, so that Dask workers import them by name. Each runs a stage function of
+:mod:`mapred.maptask` or :mod:`mapred.reducetask` for one attempt, announcing its start
+first (how the backend learns that Dask re-ran a task whose worker died), and raises a
+user exception as a :class:`TaskFailed` packed by :func:`mapred.errors.pack_exception`,
+as the local worker loop does.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from copy import copy
+from dataclasses import replace
+from typing import Any
+
+from mapred.errors import pack_exception, short_repr, task_error
+from mapred.job import JobLoader, JobSpec
+from mapred.maptask import MapResult, execute_map_task
+from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
+from mapred.serde import loads
+
+# Importable without Dask (pytest's doctest collection imports every module); the
+# backend refuses to start without it.
+try:
+    from distributed import get_worker
+    from distributed.utils import sync
+except ImportError:  # tested in a subprocess without Dask
+    pass
+
+logger = logging.getLogger(__name__)
+
+LOADED_JOBS_KEPT = 4  # jobs whose unpickled functions a worker process keeps
+
+
+class TaskFailed(Exception):
+    """A task's exception, packed on the worker, on its way to the driver through Dask.
+
+    ``packed`` comes from :func:`mapred.errors.pack_exception`: the driver rebuilds the
+    original exception from it, type, notes and the worker's traceback included.
+    """
+
+    def __init__(self, packed: bytes, summary: str) -> None:
+        super().__init__(packed, summary)
+
+    @property
+    def packed(self) -> bytes:
+        packed: bytes = self.args[0]
+        return packed
+
+    def __str__(self) -> str:  # what Dask's worker log and dashboard show
+        summary: str = self.args[1]
+        return summary
+
+    def __repr__(self) -> str:
+        return f"TaskFailed({self})"
+
+
+_loader = JobLoader(keep=LOADED_JOBS_KEPT)  # jobs whose functions this worker process has
+
+
+def job_spec(spec: JobSpec) -> JobSpec:
+    """The ``mapred-spec-<job>`` task: holds the job's pickled functions on the cluster."""
+    return spec
+
+
+def _announce(topic: str, job_id: str, phase: str, index: int, attempt: int) -> None:
+    """Tell the backend an attempt starts: how it learns that Dask re-ran a task.
+
+    A round trip to the scheduler, before any user code runs: ``Worker.log_event``
+    would only queue the message, and a worker killed within milliseconds takes it
+    along. The scheduler passes the event to the client ahead of the task's result.
+    """
+    try:
+        worker = get_worker()
+    except ValueError:  # called outside a Dask worker
+        return
+    message = [job_id, phase, index, attempt]
+    try:
+        sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=message)
+    except Exception:  # the scheduler is unreachable just now: the queued way, at least
+        logger.debug("could not announce %s task %s", phase, index, exc_info=True)
+        worker.log_event(topic, message)
+
+
+def _failed(exc: BaseException) -> TaskFailed:
+    """Pack a task's exception for the driver, as the local worker loop does."""
+    error = task_error(exc, "on a Dask worker")
+    return TaskFailed(pack_exception(error), f"{type(error).__name__}: {short_repr(str(error))}")
+
+
+def run_map(spec: JobSpec, index: int, attempt: int, task: bytes, topic: str) -> MapResult:
+    """A map task attempt (``task``: a pickled MapTask); its result stays on the worker."""
+    _announce(topic, spec.job_id, "map", index, attempt)
+    try:
+        return execute_map_task(_loader.load(spec), loads(task))
+    except BaseException as exc:  # SystemExit from user code too: it fails this task
+        failure = _failed(exc)
+    # Raised outside the except block, so the user's exception is not its __context__:
+    # Dask pickles that too (tblib), and one that will not pickle would replace ours.
+    raise failure
+
+
+def map_info(result: MapResult) -> MapResult:
+    """What the driver needs of a map result: counters and bytes read, no batches."""
+    return replace(result, batches=[])
+
+
+def map_partition(result: MapResult, partition: int) -> list[Any]:
+    """One partition's batches of a map result, for the reduce task that wants them."""
+    return result.batches[partition]
+
+
+def run_reduce(
+    spec: JobSpec, task: ReduceTask, parts: list[list[list[Any]]], topic: str
+) -> ReduceResult:
+    """A reduce task attempt over its partition of every map task, in map order.
+
+    ``parts[i]`` holds map task ``i``'s batch lists for this partition. Spill runs
+    go to a private directory in the worker's local directory; the output comes back
+    as bytes, or goes to ``spec.output_dir`` (which every worker must see).
+    """
+    _announce(topic, spec.job_id, "reduce", task.partition, task.attempt)
+    try:
+        scratch = tempfile.mkdtemp(prefix="mapred-", dir=_local_directory())
+        try:
+            job = copy(_loader.load(spec))
+            job.spec = replace(spec, workdir=scratch)
+            state = ReduceState(job, task)
+            for index, batch_lists in enumerate(parts):
+                state.add(index, [batch for batches in batch_lists for batch in batches])
+            result = state.finish()
+            if spec.output_dir is None and result.path is not None:
+                with open(result.path, "rb") as file:
+                    result = replace(result, path=None, data=file.read())
+            return result
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    except BaseException as exc:
+        failure = _failed(exc)
+    raise failure  # outside the except block: see run_map
+
+
+def _local_directory() -> str | None:
+    try:
+        directory: str = get_worker().local_directory
+    except ValueError:
+        return None
+    return directory
