@@ -30,7 +30,7 @@ from mapred.counters import (
 from mapred.errors import short_repr
 from mapred.job import LoadedJob, TaskMapper
 from mapred.keys import partition_indices
-from mapred.serde import make_packer
+from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
 from mapred.splits import FileSplit, read_split_blocks
 
@@ -269,24 +269,23 @@ def _flush(
     if job.combiner is not None:
         _combine(job.combiner, task, buffer, isinstance(job.mapper, TaskMapper))
         add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
-    keys: list[list[Any]] = [[] for _ in range(reducers)]
-    values: list[list[list[Any]]] = [[] for _ in range(reducers)]
-    if reducers == 1:
-        keys[0] = list(buffer)
-        values[0] = list(buffer.values())
-    else:
-        all_keys = list(buffer)
-        all_values = list(buffer.values())
+    all_keys = list(buffer)
+    all_values = list(buffer.values())
+    flat_keys = flat_tuples(all_keys)
+    keys: list[list[Any]] = [all_keys]
+    values: list[list[list[Any]]] = [all_values]
+    if reducers > 1:
         indices = partition_indices(all_keys, reducers, job.partitioner)
-        for index in range(reducers):  # one C-level pass per partition, not a loop per key
-            mine = [i == index for i in indices]
-            keys[index] = list(itertools.compress(all_keys, mine))
-            values[index] = list(itertools.compress(all_values, mine))
+        keys, values = [], []
+        for index in range(reducers):  # C-level passes per partition, not a loop per key
+            mine = list(map(index.__eq__, indices))
+            keys.append(list(itertools.compress(all_keys, mine)))
+            values.append(list(itertools.compress(all_values, mine)))
     shuffled = 0
     for index in range(reducers):
         if keys[index]:
             try:
-                data = encode_batch(keys[index], values[index])
+                data = encode_batch(keys[index], values[index], flat_keys)
             except Exception as exc:
                 raise _unencodable(task, keys[index], values[index], exc) from exc
             output.write(index, data)

@@ -60,13 +60,17 @@ class PartWriter:
         self._chunks: list[bytes] = []
         self._file = open(path, "wb") if path else None  # noqa: SIM115 closed in close()
 
-    def write_block(self, keys: list[Any], values: list[Any]) -> None:
+    def write_block(
+        self, keys: list[Any], values: list[Any], flat_keys: bool | None = None
+    ) -> None:
         """Append the next keys, in order, and their values.
+
+        ``flat_keys``: whether the keys are a tuple column, when the caller knows.
 
         Raises:
             TypeError: a key or value can be neither packed nor pickled.
         """
-        self._buffer += self._packer.pack(column(keys))
+        self._buffer += self._packer.pack(column(keys, flat_keys))
         self._buffer += self._packer.pack(column(values))
         if len(self._buffer) >= WRITE_BUFFER_BYTES:
             self._flush()

@@ -29,9 +29,9 @@ from mapred.counters import (
 )
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob
-from mapred.keys import key_family, sort_keys
+from mapred.keys import sort_keys
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
-from mapred.serde import make_packer
+from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, batch_size, read_batch
 from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
 
@@ -192,8 +192,7 @@ class ReduceState:
         """Take the groups held in memory, as sorted keys and their value lists."""
         groups, self.groups = self.groups, {}
         keys = list(groups)
-        sort_keys(keys)
-        self.families.append(key_family(keys))
+        self.families.append(sort_keys(keys))
         return keys, list(map(groups.__getitem__, keys))
 
     def finish(self) -> ReduceResult:
@@ -210,11 +209,13 @@ class ReduceState:
             runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
             runs.append(in_pieces(keys, values))
             groups = merge_runs(runs, self.families)
+            flat_keys = None
         else:
             groups = zip(keys, map(iter, values), strict=True)
+            flat_keys = flat_tuples(keys)
         with task_counters() as user_counters:
             try:
-                n_keys = self._reduce(groups, part)
+                n_keys = self._reduce(groups, part, flat_keys)
                 part.close()
             finally:
                 part.abandon()
@@ -234,9 +235,14 @@ class ReduceState:
             counters,
         )
 
-    def _reduce(self, groups: Iterator[tuple[Any, Iterator[Any]]], part: PartWriter) -> int:
+    def _reduce(
+        self,
+        groups: Iterator[tuple[Any, Iterator[Any]]],
+        part: PartWriter,
+        flat_keys: bool | None,
+    ) -> int:
         """Call the reducer on each group, in key order, writing blocks of the part file;
-        returns the number of keys."""
+        returns the number of keys. ``flat_keys``: whether all keys are a tuple column."""
         reducer = self.job.reducer
         n_keys = 0
         while True:
@@ -257,7 +263,7 @@ class ReduceState:
             if not keys:
                 return n_keys
             try:
-                part.write_block(keys, reduced)
+                part.write_block(keys, reduced, flat_keys)
             except Exception as exc:
                 raise _unstorable(keys, reduced, exc) from exc
             n_keys += len(keys)

@@ -20,8 +20,8 @@ A Python hook per tuple would be the cost of every job with tuple keys or values
 *columns* (the keys of a batch, its value lists, a part file's values) are described once:
 :func:`column` and :func:`group_column` turn a list of flat tuples of scalars (``str``,
 ``bytes``, ``int``, ``float``, ``bool``, ``None``) into one ext whose payload msgpack packs
-and unpacks in C; the decoder makes the tuples with ``map(tuple, ...)``. Any other list is
-packed as it is, each odd item through its own ext.
+and unpacks in C, making the tuples itself (``use_list=False``). Any other list is packed
+as it is, each odd item through its own ext.
 
 Ext payloads are packed with the same options, so the types nest at any depth (a tuple as a
 dict key inside a list inside a set...). Without the tuple ext msgpack turns tuples into
@@ -142,20 +142,32 @@ def decode(data: bytes) -> Any:
     return _unpack_nested(data)
 
 
-def column(items: list[Any]) -> Any:
+def flat_tuples(items: list[Any]) -> bool:
+    """Whether every item is a tuple (exactly) of scalars (exactly): a tuple column.
+
+    >>> flat_tuples([("a", 1)]), flat_tuples([("a", [1])]), flat_tuples([])
+    (True, False, False)
+    """
+    return (
+        bool(items)
+        and set(map(type, items)) == {tuple}
+        and set(map(type, chain.from_iterable(items))) <= SCALARS
+    )
+
+
+def column(items: list[Any], flat: bool | None = None) -> Any:
     """What to pack for a list of keys or values: one ext when all are flat tuples of
     scalars (decoded without a Python call per tuple), else the list itself.
+
+    ``flat``: what :func:`flat_tuples` says of ``items`` (or of a list they were picked
+    from), when the caller knows it already.
 
     >>> decode(encode(column([("a", 1), ("b", 2**70)])))
     [('a', 1), ('b', 1180591620717411303424)]
     >>> column(["a", "b"])
     ['a', 'b']
     """
-    if (
-        items
-        and set(map(type, items)) == {tuple}
-        and set(map(type, chain.from_iterable(items))) <= SCALARS
-    ):
+    if items and (flat_tuples(items) if flat is None else flat):
         return _new_tuple(_ExtType, (EXT_TUPLE_COLUMN, _pack_pooled(items, _LOOSE)))
     return items
 
@@ -191,13 +203,14 @@ def _pack_pooled(obj: object, pool: list[msgpack.Packer] = _STRICT) -> bytes:
     return data
 
 
-def _unpack_nested(data: bytes) -> Any:
-    """Unpack one object with the options of :func:`make_unpacker`."""
+def _unpack_nested(data: bytes, arrays_as_tuples: bool = False) -> Any:
+    """Unpack one object with the options of :func:`make_unpacker` (or, for the payload of
+    a tuple column, with every array made a tuple by msgpack itself)."""
     return msgpack.unpackb(
         data,
         raw=False,
         strict_map_key=False,
-        use_list=True,
+        use_list=not arrays_as_tuples,
         ext_hook=_decode_ext,
         unicode_errors="surrogatepass",
     )
@@ -226,9 +239,9 @@ def _decode_ext(code: int, data: bytes) -> Any:
     if code == EXT_TUPLE:
         return tuple(_unpack_nested(data))
     if code == EXT_TUPLE_COLUMN:
-        return list(map(tuple, _unpack_nested(data)))
+        return list(_unpack_nested(data, arrays_as_tuples=True))
     if code == EXT_TUPLE_GROUPS:
-        return [list(map(tuple, group)) for group in _unpack_nested(data)]
+        return list(map(list, _unpack_nested(data, arrays_as_tuples=True)))
     if code == EXT_BIGINT:
         return int.from_bytes(data, "big", signed=True)
     if code == EXT_SET:

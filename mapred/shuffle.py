@@ -31,14 +31,17 @@ def map_output_path(workdir: str, index: int, attempt: int) -> str:
     return os.path.join(workdir, f"map-{index:06d}-{attempt}.bin")
 
 
-def encode_batch(keys: list[Any], values: list[list[Any]]) -> bytes:
+def encode_batch(keys: list[Any], values: list[list[Any]], flat_keys: bool | None = None) -> bytes:
     """The bytes of one batch: the keys and their value lists, as two columns.
+
+    ``flat_keys``: whether the keys are a tuple column (:func:`mapred.serde.flat_tuples`),
+    when the caller knows.
 
     Raises:
         TypeError: a key or value can be neither packed nor pickled.
     """
     packer = make_packer()
-    data: bytes = packer.pack(column(keys)) + packer.pack(group_column(values))
+    data: bytes = packer.pack(column(keys, flat_keys)) + packer.pack(group_column(values))
     return data
 
 

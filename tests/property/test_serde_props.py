@@ -108,6 +108,7 @@ FAMILIES = [
     st.lists(st.binary()),
     st.lists(st.tuples(st.integers(0, 3), st.text(max_size=2))),
     st.lists(st.lists(st.integers(0, 2), max_size=3).map(tuple)),
+    st.lists(st.lists(st.text(alphabet="ab\x00\x01", max_size=3), max_size=3).map(tuple)),
 ]
 
 

@@ -318,6 +318,24 @@ def test_sort_keys_falls_back_when_families_meet(keys: list[Any]) -> None:
 
 
 @pytest.mark.parametrize(
+    "keys",
+    [
+        [("ab",), ("a", "b"), ("a",), ("a", ""), ("", "z"), (), ("a\x01",), ("b",)],
+        [("a\x00", "b"), ("a",), ("a", "\x00")],
+    ],
+    ids=["joined", "with the separator"],
+)
+def test_tuples_of_str_sort_as_tuples(keys: list[tuple[str, ...]]) -> None:
+    """The joined-string fast path for tuples of str gives the tuples' own order."""
+    expected = sorted(keys)
+    for seed in range(5):
+        shuffled = keys.copy()
+        random.Random(seed).shuffle(shuffled)
+        assert sort_keys(shuffled) == "tuple:str"
+        assert shuffled == expected
+
+
+@pytest.mark.parametrize(
     ("keys", "family"),
     [
         (["a"], "str"),
