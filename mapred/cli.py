@@ -54,6 +54,7 @@ from mapred.formats import (
 )
 from mapred.loader import UsageError, load_function, one_line
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
+from mapred.storage import is_url, local_path
 from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper
 
 EXIT_OK = 0
@@ -112,17 +113,17 @@ def _text_input(args: argparse.Namespace) -> TextInput:
     if not args.paths and _isatty(sys.stdin):
         raise UsageError("no input: give a PATH, or pipe text in (use '-' to type it)")
     if args.scheduler:  # Dask workers may run elsewhere: give them paths that do not need our cwd
-        paths = [p if p == "-" else os.path.abspath(p) for p in paths]
+        paths = [p if p == "-" or is_url(p) else os.path.abspath(local_path(p)) for p in paths]
     try:
         data = read_text(
             paths, encoding=args.encoding, errors=args.errors, split_size=args.split_size
         )
     except FileNotFoundError as exc:
         raise UsageError(f"{exc.filename}: {exc.strerror}") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise UsageError(one_line(exc)) from exc
     for path in data.files:
-        if not os.access(path, os.R_OK):
+        if not is_url(path) and not os.access(path, os.R_OK):
             raise UsageError(f"{path}: permission denied")
     if args.output not in (None, "-"):
         _check_output(args.output)

@@ -171,7 +171,8 @@ class _RangeReader(io.RawIOBase):
         self._end = end
         self._buffer = memoryview(b"")
         self._pos = start
-        self.requests = 0  # ranged requests made: for tests and curiosity
+        self.requests = 0  # ranged requests made, and their bytes: for tests and curiosity
+        self.fetched = 0
 
     def readable(self) -> bool:
         return True
@@ -202,6 +203,7 @@ class _RangeReader(io.RawIOBase):
             self._file.seek(self._pos)
             self._buffer = memoryview(self._file.read(want))
             self.requests += 1
+            self.fetched += len(self._buffer)
         piece = bytes(self._buffer[:size])
         self._buffer = self._buffer[size:]
         self._pos += len(piece)

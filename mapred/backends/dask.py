@@ -343,7 +343,11 @@ class DaskBackend:
         )
 
     def _submit_map(self, slot: int, spec: JobSpec, task: MapTask) -> _Running:
-        if task.split is not None and not os.path.isabs(task.split.path):
+        if (
+            task.split is not None
+            and not os.path.isabs(task.split.path)
+            and "://" not in task.split.path
+        ):
             # Workers do not share the driver's working directory.
             task = replace(task, split=replace(task.split, path=os.path.abspath(task.split.path)))
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
