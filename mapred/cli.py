@@ -160,7 +160,8 @@ def _backend(args: argparse.Namespace) -> Iterator[Any]:
         from distributed import Client as _Client
     except ImportError as exc:
         raise UsageError(
-            "--scheduler needs Dask, which is not installed: pip install 'mapred[dask]'"
+            "--scheduler needs Dask, which is not installed: "
+            "pip install '.[dask]' from the mapred clone"
         ) from exc
     client_type: Any = _Client  # distributed ships no type information
     if importlib.util.find_spec("mapred.backends.dask") is None:
@@ -169,9 +170,14 @@ def _backend(args: argparse.Namespace) -> Iterator[Any]:
         client = client_type(
             args.scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False
         )
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
+        why = (
+            f"no answer within {SCHEDULER_CONNECT_SECONDS} s"
+            if isinstance(exc, TimeoutError)
+            else one_line(exc)
+        )
         raise MapredError(
-            f"cannot connect to the Dask scheduler at {args.scheduler}: {exc}"
+            f"cannot connect to the Dask scheduler at {args.scheduler}: {why}"
         ) from exc
     try:
         yield client
@@ -261,10 +267,47 @@ def _positive_int(text: str) -> int:
 def _size(text: str) -> int:
     try:
         return parse_size(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        if "positive" in str(exc):
+            raise argparse.ArgumentTypeError(
+                f"must be positive: a size like 512MB, 2GiB or 1000000 (bytes), got {text!r}"
+            ) from None
         raise argparse.ArgumentTypeError(
             f"expected a size like 512MB, 2GiB or 1000000 (bytes), got {text!r}"
         ) from None
+
+
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})")
+
+
+def scheduler_address(text: str) -> str:
+    """Check the form of a ``--scheduler`` address, at once and without Dask.
+
+    ``[PROTOCOL://]HOST:PORT`` (Dask's own form; ``tcp`` when no protocol is given),
+    or ``inproc://...``. Reaching it is checked later, within a time limit.
+
+    >>> scheduler_address("tcp://10.0.0.5:8786"), scheduler_address("sched:8786")
+    ('tcp://10.0.0.5:8786', 'sched:8786')
+    >>> scheduler_address("banana")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an address like tcp://HOST:8786, got 'banana'
+    """
+    protocol, found, rest = text.partition("://")
+    if not found:
+        protocol, rest = "tcp", text
+    if protocol not in SCHEDULER_PROTOCOLS:
+        raise argparse.ArgumentTypeError(
+            f"unknown protocol {protocol!r} in {text!r}; expected one of "
+            f"{', '.join(SCHEDULER_PROTOCOLS)}, as in tcp://HOST:8786"
+        )
+    if protocol == "inproc" and rest:
+        return text
+    match = _HOST_PORT.fullmatch(rest)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        raise argparse.ArgumentTypeError(f"expected an address like tcp://HOST:8786, got {text!r}")
+    return text
 
 
 def _regex(text: str) -> str:
@@ -366,7 +409,8 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run on the Dask cluster at ADDRESS (needs mapred[dask])",
+        type=scheduler_address,
+        help="run on the Dask cluster at ADDRESS (needs the dask extra)",
     )
     out = parser.add_argument_group("output and display")
     out.add_argument(
