@@ -9,6 +9,7 @@ import itertools
 import lzma
 import os
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -491,3 +492,26 @@ def test_bad_chunksize_is_a_value_error_at_once(bad: object) -> None:
     """A chunksize that is not a positive int fails when iter_record_splits is called."""
     with pytest.raises(ValueError, match="chunksize must be a positive int"):
         iter_record_splits([1, 2], bad)  # type: ignore[arg-type]
+
+
+# --- URLs --------------------------------------------------------------------------------------
+
+
+def test_a_url_without_fsspec_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)
+    with pytest.raises(ImportError, match=r"s3://b/x\.txt: .*pip install '\.\[remote\]'"):
+        read_text("s3://b/x.txt")
+
+
+def test_local_paths_and_file_urls_never_import_fsspec(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.txt", b"one\ntwo\n")
+    code = (
+        "import sys; from mapred.splits import read_text, read_split\n"
+        f"t = read_text(['{path}', 'file://{path}'], split_size=3)\n"
+        "lines = [l for s in t.plan_splits() for l in read_split(s, 'utf-8', 'strict')]\n"
+        "assert lines == ['one', 'two'] * 2, lines\n"
+        "assert 'fsspec' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
