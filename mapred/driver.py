@@ -239,7 +239,10 @@ class Driver:
     def _commit_reduce(self, result: ReduceResult) -> None:
         if self.spec.output_dir is not None and result.path is not None:
             result = replace(
-                result, path=commit_part(result.path, self.spec.output_dir, result.partition)
+                result,
+                path=commit_part(
+                    result.path, self.spec.output_dir, result.partition, self.spec.output_options
+                ),
             )
         self.reduced[result.partition] = result
         merge_into(self.counters, result.counters)

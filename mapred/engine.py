@@ -39,10 +39,11 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from operator import itemgetter
 from typing import Any
 
+from mapred import storage
 from mapred.backends.base import Backend
 from mapred.counters import Counters, LiveCounters
 from mapred.driver import Driver, plan_map_tasks, sigint_deferred, sigterm_unwinds
@@ -222,6 +223,7 @@ _JOB_ARGUMENTS = {
     "timeout",
     "progress",
     "output",
+    "storage_options",
 }
 
 
@@ -246,6 +248,7 @@ def mapreduce(
     backend: Any = None,
     start_method: str | None = None,
     output: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Result | OutputResult:
     """Map every record, group the pairs by key, reduce each key's values.
 
@@ -271,7 +274,9 @@ def mapreduce(
         progress: show a progress bar on stderr.
         backend: ``None``, ``"processes"``, ``"serial"`` or a Dask ``Client``.
         start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``.
-        output: a directory for part files; returns a lazy mapping over them.
+        output: a directory for part files, or a URL (``s3://bucket/out``, needs
+            fsspec); returns a lazy mapping over them.
+        storage_options: fsspec options (credentials, endpoint) for an ``output`` URL.
 
     Returns:
         The ``Result``, a dict in sorted key order with ``.counters`` and
@@ -309,6 +314,7 @@ def mapreduce(
                 timeout=timeout,
                 progress=progress,
                 output=output,
+                storage_options=storage_options,
             ),
         )
 
@@ -357,7 +363,8 @@ def _run(
             pickled[name] = b""
         else:
             pickled[name] = dumps_function(fn, name)
-    output_dir = _prepare_output(output) if output is not None else None
+    output_options = options.get("storage_options")
+    output_dir = _prepare_output(output, output_options) if output is not None else None
 
     backend = engine._ensure_backend()
     reducers = reducers or engine.workers
@@ -379,6 +386,7 @@ def _run(
             memory_limit=max(MIN_MEMORY_LIMIT, budget // concurrent_reduces),
             map_memory=budget // MAP_SHARE,
             output_dir=output_dir,
+            output_options=output_options if output_dir is not None else None,
             live=live.in_flight if live is not None else None,
             max_retries=max_retries,
         )
@@ -410,7 +418,7 @@ def _run(
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
             if output_dir is not None:
-                _finish_output(output_dir, succeeded)
+                _finish_output(output_dir, succeeded, output_options)
 
 
 def _start_live_counters(backend: Backend) -> LiveCounters | None:
@@ -429,29 +437,28 @@ def _make_workdir() -> str:
     return tempfile.mkdtemp(prefix="mapred-", dir=base)
 
 
-def _prepare_output(output: str | os.PathLike[str]) -> str:
-    directory = os.fspath(output)
-    if os.path.exists(directory):
-        if not os.path.isdir(directory):
+def _prepare_output(output: str | os.PathLike[str], options: Mapping[str, Any] | None) -> str:
+    directory = storage.local_path(os.fspath(output))
+    if storage.exists(directory, options):
+        if not storage.is_dir(directory, options):
             raise ValueError(f"output {directory!r} exists and is not a directory")
-        if os.listdir(directory):
+        if storage.list_names(directory, options):
             raise ValueError(
                 f"output directory {directory!r} is not empty; "
                 "give a new or empty directory (mapred never overwrites results)"
             )
     else:
-        os.makedirs(directory)
-    return os.path.abspath(directory)
+        storage.make_dirs(directory, options)
+    return directory if storage.is_url(directory) else os.path.abspath(directory)
 
 
-def _finish_output(directory: str, succeeded: bool) -> None:
+def _finish_output(directory: str, succeeded: bool, options: Mapping[str, Any] | None) -> None:
     """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
-    for name in os.listdir(directory):
+    for name in storage.list_names(directory, options):
         if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
-            os.unlink(os.path.join(directory, name))
+            storage.remove(storage.join(directory, name), options)
     if succeeded:
-        with open(os.path.join(directory, "_SUCCESS"), "w"):
-            pass
+        storage.touch(storage.join(directory, "_SUCCESS"), options)
 
 
 def _assemble(
@@ -463,13 +470,15 @@ def _assemble(
 ) -> Result | OutputResult:
     natural = natural_order({r.family for r in results})
     if spec.output_dir is not None:
-        parts = [os.path.join(spec.output_dir, part_name(r.partition)) for r in results]
+        parts = [storage.join(spec.output_dir, part_name(r.partition)) for r in results]
         partition = (
             checked_partitioner(partitioner, spec.reducers)
             if partitioner is not None
             else (lambda key: partition_for(key, spec.reducers))
         )
-        return OutputResult(spec.output_dir, parts, counters, elapsed, partition, natural)
+        return OutputResult(
+            spec.output_dir, parts, counters, elapsed, partition, natural, spec.output_options
+        )
     items: list[tuple[Any, Any]] = []
     for r in results:
         items.extend(read_part(r.path if r.path is not None else r.data or b""))

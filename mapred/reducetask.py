@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from mapred import storage
 from mapred.counters import (
     OUTPUT_KEYS,
     REDUCE_INPUT_RECORDS,
@@ -217,9 +218,10 @@ class ReduceState:
         packer = make_packer()
         out_dir = spec.output_dir or spec.workdir
         part = _PartWriter(
-            os.path.join(out_dir, f".part-{task.partition:05d}-{task.attempt}.tmp")
+            storage.join(out_dir, f".part-{task.partition:05d}-{task.attempt}.tmp")
             if out_dir
-            else None
+            else None,
+            spec.output_options if spec.output_dir else None,
         )
         n_keys = 0
         with task_counters() as user_counters:
@@ -252,12 +254,12 @@ class ReduceState:
 class _PartWriter:
     """A reduce attempt's output: buffered writes to a part file, or bytes in memory."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, options: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.data: bytes | None = None
         self._buffer = bytearray()
         self._chunks: list[bytes] = []
-        self._file = open(path, "wb") if path else None  # noqa: SIM115 closed in close()
+        self._file = storage.open_write_temp(path, options) if path else None
 
     def write(self, data: bytes) -> None:
         self._buffer += data
@@ -308,8 +310,10 @@ def _pack_output(packer: Any, key: Any, value: Any) -> bytes:
         ) from exc
 
 
-def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
-    """Stream the (key, value) pairs of a part file (a path) or an in-memory part."""
+def read_part(
+    source: str | bytes, options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[Any, Any]]:
+    """Stream the (key, value) pairs of a part file (a path or URL) or an in-memory part."""
     from mapred.serde import make_unpacker
 
     if isinstance(source, bytes):
@@ -318,7 +322,7 @@ def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
         for key in unpacker:
             yield key, unpacker.unpack()
         return
-    with open(source, "rb") as file:
+    with storage.open_read(source, options) as file:
         unpacker = make_unpacker(file)
         for key in unpacker:
             yield key, unpacker.unpack()

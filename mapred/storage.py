@@ -9,7 +9,8 @@ storage alike (``s3://``, ``gs://``, ``hdfs://``, ``https://``, ...):
   ranged requests (never the whole object), :func:`open_input` a whole file;
 * writing output: :func:`open_write_temp`, then :func:`commit` moves the finished
   temporary file to its final name; :func:`remove`, :func:`list_names`,
-  :func:`exists`, :func:`make_dirs`, :func:`open_read` and :func:`join` complete it.
+  :func:`exists`, :func:`is_dir`, :func:`make_dirs`, :func:`touch`, :func:`open_read`
+  and :func:`join` complete it.
 
 Local paths (and ``file://`` URLs, turned into paths by :func:`local_path`) take
 the plain ``os`` calls and never import fsspec. What a commit can make atomic depends
@@ -292,6 +293,16 @@ def remove(path: str, options: StorageOptions) -> None:
         return
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
+
+
+def touch(path: str, options: StorageOptions) -> None:
+    """Create an empty file (a marker such as ``_SUCCESS``)."""
+    if is_url(path):
+        fs, inner = filesystem(path, options)
+        fs.touch(inner)
+        return
+    with open(path, "wb"):
+        pass
 
 
 def open_read(path: str, options: StorageOptions) -> IO[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 from typing import Any
 
@@ -126,4 +127,78 @@ def test_word_count_on_a_dask_cluster_equals_the_local_run(
         distributed.Client(cluster, set_as_default=False) as client,
     ):
         result = mapreduce(words, total, remote, combiner=total, backend=client, reducers=2)
+        out_url = f"s3://{bucket}/out"
+        written = mapreduce(
+            words,
+            total,
+            remote,
+            backend=client,
+            reducers=2,
+            output=out_url,
+            storage_options=storage_options,
+        )
+        assert dict(written.items()) == dict(expected)
     assert dict(result) == dict(expected)
+    names = store.list_names(out_url, storage_options)
+    assert names == ["_SUCCESS", "part-00000.msgpack", "part-00001.msgpack"]
+
+
+def test_output_to_s3_equals_the_local_output(
+    bucket: str, storage_options: dict[str, Any], tmp_path: Path
+) -> None:
+    data = sample_text(3000)
+    put(storage_options, f"s3://{bucket}/in.txt", data)
+    local_in = tmp_path / "in.txt"
+    local_in.write_bytes(data)
+    remote_in = read_text(f"s3://{bucket}/in.txt", split_size=4096, storage_options=storage_options)
+    local = mapreduce(words, total, read_text(local_in), reducers=3, output=tmp_path / "out")
+    out_url = f"s3://{bucket}/results/counts"
+    remote = mapreduce(
+        words, total, remote_in, reducers=3, output=out_url, storage_options=storage_options
+    )
+    assert list(remote.items()) == list(local.items())
+    assert remote["alpha"] == local["alpha"]
+    fs, path = store.filesystem(out_url, storage_options)
+    fs.invalidate_cache()
+    names = sorted(name.rsplit("/", 1)[-1] for name in fs.ls(path, detail=False))
+    assert names == sorted(os.listdir(tmp_path / "out"))
+    assert names == ["_SUCCESS", "part-00000.msgpack", "part-00001.msgpack", "part-00002.msgpack"]
+    for name in names:
+        assert fs.cat_file(f"{path}/{name}") == (tmp_path / "out" / name).read_bytes()
+
+
+def test_output_to_a_non_empty_prefix_is_refused(
+    bucket: str, storage_options: dict[str, Any]
+) -> None:
+    put(storage_options, f"s3://{bucket}/out/old.txt", b"keep me\n")
+    with pytest.raises(ValueError, match="not empty"):
+        mapreduce(
+            words,
+            total,
+            ["a b"],
+            backend="serial",
+            output=f"s3://{bucket}/out",
+            storage_options=storage_options,
+        )
+    fs, path = store.filesystem(f"s3://{bucket}/out/old.txt", storage_options)
+    assert fs.cat_file(path) == b"keep me\n"
+
+
+def test_a_failed_job_leaves_no_part_objects(bucket: str, storage_options: dict[str, Any]) -> None:
+    def failing(word: str, counts: Any) -> int:
+        if word == "b":
+            raise ZeroDivisionError("no")
+        return sum(counts)
+
+    out_url = f"s3://{bucket}/out"
+    with pytest.raises(ZeroDivisionError):
+        mapreduce(
+            words,
+            failing,
+            ["a b c"] * 10,
+            reducers=2,
+            workers=2,
+            output=out_url,
+            storage_options=storage_options,
+        )
+    assert store.list_names(out_url, storage_options) == []
