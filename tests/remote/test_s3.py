@@ -202,3 +202,23 @@ def test_a_failed_job_leaves_no_part_objects(bucket: str, storage_options: dict[
             storage_options=storage_options,
         )
     assert store.list_names(out_url, storage_options) == []
+
+
+def test_the_command_line_reads_s3_with_credentials_from_the_environment(
+    bucket: str,
+    storage_options: dict[str, Any],
+    s3_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mapred.cli import main
+
+    put(storage_options, f"s3://{bucket}/books/a.txt", b"b a\nb\n")
+    put(storage_options, f"s3://{bucket}/books/b.txt.gz", gzip.compress(b"c b\n"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    status = main(["wordcount", "-w", "2", "--sort", "key", f"s3://{bucket}/books/"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert captured.out == "a\t1\nb\t3\nc\t1\n"
