@@ -96,7 +96,7 @@ class TextInput:
     errors: str = "strict"
     split_size: int | None = None
     streams: tuple[str, ...] = ()
-    remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False)
+    remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property

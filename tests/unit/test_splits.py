@@ -515,3 +515,16 @@ def test_local_paths_and_file_urls_never_import_fsspec(tmp_path: Path) -> None:
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stderr
+
+
+def test_storage_options_stay_out_of_reprs_and_messages() -> None:
+    options = {"secret": "hunter2"}
+    split = FileSplit("s3://b/a.txt", 0, 10, None, options)
+    text_input = TextInput(
+        ("s3://b/a.txt",), remote_sizes={"s3://b/a.txt": 10}, storage_options=options
+    )
+    assert "hunter2" not in repr(split) + split.describe() + repr(text_input)
+    assert split == FileSplit("s3://b/a.txt", 0, 10)
+    assert text_input.plan_splits() == [split]
+    assert text_input.plan_splits()[0].storage_options == options
+    assert hash(text_input) == hash(TextInput(("s3://b/a.txt",)))
