@@ -1,6 +1,6 @@
 """Custom counters: count things on the side while a job runs, like Hadoop counters.
 
-Run it from this folder:
+Run it from any folder (the data is found next to this file):
 
     python custom_counters.py
 
@@ -21,6 +21,9 @@ import signal
 import tempfile
 
 from mapred import increment, mapreduce, read_text
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 
@@ -73,12 +76,12 @@ def show(title, counters):
 if __name__ == "__main__":
     # No combiner here: add() also counts the words used once, and as a combiner it
     # would run on partial groups, where a common word can look used once.
-    counts = mapreduce(mapper, add, read_text("data/sample.txt"))
+    counts = mapreduce(mapper, add, read_text(os.path.join(DATA, "sample.txt")))
     show("counters:", counts.counters)
 
     with tempfile.TemporaryDirectory() as scratch:
         marker = os.path.join(scratch, "crashed")
-        again = mapreduce(crash_once(marker), add, read_text("data/sample.txt"))
+        again = mapreduce(crash_once(marker), add, read_text(os.path.join(DATA, "sample.txt")))
     show("after a worker was killed mid-task:", again.counters)
     same = again == counts and all(
         again.counters[group] == counts.counters[group] for group in ("verses", "words")

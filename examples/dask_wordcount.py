@@ -1,6 +1,6 @@
 """Word count on a Dask cluster: the same job as wordcount.py, with backend=client.
 
-Run it from this folder (needs the dask extra: pip install "mapred[dask]"):
+Run it from any folder (needs the dask extra: pip install ".[dask]" from the clone):
 
     python dask_wordcount.py                              # a 2-worker cluster on this machine
     python dask_wordcount.py --scheduler tcp://HOST:8786  # a cluster that is already running
@@ -23,6 +23,9 @@ import re
 from dask.distributed import Client, LocalCluster
 
 from mapred import mapreduce, read_text
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 # The default word rule of `mapred wordcount` (and of wordcount.py).
 WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -50,7 +53,7 @@ def count_words(client, paths):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Word count on a Dask cluster.")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler")
-    parser.add_argument("paths", nargs="*", default=["data/sample.txt"])
+    parser.add_argument("paths", nargs="*", default=[os.path.join(DATA, "sample.txt")])
     args = parser.parse_args()
 
     if args.scheduler:

@@ -1,6 +1,6 @@
 """Inverted index: for every word, the files and line numbers where it occurs.
 
-Run it from this folder:
+Run it from any folder (the data is found next to this file):
 
     python inverted_index.py [WORD ...]
 
@@ -14,12 +14,16 @@ leans on a guarantee: a key's values reach the reducer in input order (file by f
 line by line), so the reducer's lists come out sorted without sorting them.
 """
 
+import os
 import re
 import sys
 
 from mapred import mapreduce
 
-FILES = ["data/sample.txt", "data/access.log"]
+# The example's folder: the files are found from it, so that it runs from any folder.
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+FILES = ["data/sample.txt", "data/access.log"]  # relative to HERE, as printed
 QUERIES = ["firmament", "search", "word"]
 SHOWN = 5  # line numbers printed per file
 WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -28,7 +32,7 @@ WORD = re.compile(r"\w+(?:['’]\w+)*")
 def numbered_lines(paths):
     """Yield (path, line number, line) for every line of every file, lazily."""
     for path in paths:
-        with open(path, encoding="utf-8") as file:
+        with open(os.path.join(HERE, path), encoding="utf-8") as file:
             for number, line in enumerate(file, start=1):
                 yield path, number, line
 

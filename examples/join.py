@@ -1,6 +1,6 @@
 """Join: customers with their orders, the reduce-side way.
 
-Run it from this folder:
+Run it from any folder (the data is found next to this file):
 
     python join.py
 
@@ -16,8 +16,12 @@ customer_id, receives that customer's row and all of its orders together.
 
 import csv
 import itertools
+import os
 
 from mapred import increment, mapreduce
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 
 def tagged_rows(path, tag):
@@ -66,8 +70,8 @@ def join(customer_id, tagged_values):
 
 if __name__ == "__main__":
     records = itertools.chain(
-        tagged_rows("data/customers.csv", "customer"),
-        tagged_rows("data/orders.csv", "order"),
+        tagged_rows(os.path.join(DATA, "customers.csv"), "customer"),
+        tagged_rows(os.path.join(DATA, "orders.csv"), "order"),
     )
     joined = mapreduce(mapper, join, records)
 

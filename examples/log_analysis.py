@@ -1,6 +1,6 @@
 """Log analysis: requests and bytes per HTTP status, and the most requested paths.
 
-Run it from this folder:
+Run it from any folder (the data is found next to this file):
 
     python log_analysis.py
 
@@ -15,9 +15,13 @@ What it shows: one job computing two reports at once, with tuple keys such as
 too, (requests, bytes), summed by a combiner; and user counters for the odd lines.
 """
 
+import os
 import re
 
 from mapred import increment, mapreduce, read_text
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 # host ident user [time] "request" status bytes
 LINE = re.compile(r'(\S+) \S+ \S+ \[[^\]]*\] "([^"]*)" (\d{3}) (\S+)$')
@@ -50,7 +54,9 @@ def add_pairs(key, values):
 
 
 if __name__ == "__main__":
-    report = mapreduce(mapper, add_pairs, read_text("data/access.log"), combiner=add_pairs)
+    report = mapreduce(
+        mapper, add_pairs, read_text(os.path.join(DATA, "access.log")), combiner=add_pairs
+    )
 
     # Keys are sorted: every ("path", ...) key comes before every ("status", ...) key,
     # and within each kind by path or by status code.

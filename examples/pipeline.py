@@ -1,6 +1,6 @@
 """A two-step pipeline: count words, then the top three words for each first letter.
 
-Run it from this folder:
+Run it from any folder (the data is found next to this file):
 
     python pipeline.py
 
@@ -14,9 +14,13 @@ processes warm between the two jobs; and a combiner that is not a plain sum: top
 
 import heapq
 import itertools
+import os
 import re
 
 from mapred import Engine, read_text
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 WORD = re.compile(r"\w+(?:['’]\w+)*")
 K = 3
@@ -54,7 +58,9 @@ if __name__ == "__main__":
     # One set of worker processes for both jobs: they start once, when the `with`
     # block begins, and stop when it ends.
     with Engine() as engine:
-        counts = engine.mapreduce(words, add, read_text("data/sample.txt"), combiner=add)
+        counts = engine.mapreduce(
+            words, add, read_text(os.path.join(DATA, "sample.txt")), combiner=add
+        )
         tops = engine.mapreduce(by_first_letter, top_k, counts.items(), combiner=top_k)
 
     for letter, best in tops.items():

@@ -1,6 +1,6 @@
 """Word count: the "hello world" of map/reduce, with the Python API.
 
-Run it from this folder (any text files you like may follow; the default is the sample):
+Run it from any folder (any text files you like may follow; the default is the sample):
 
     python wordcount.py [PATH ...]
 
@@ -11,10 +11,14 @@ What it shows: a mapper that yields (key, value) pairs, a reducer that gets each
 values, the same function used as a combiner, read_text() for files, and the Result.
 """
 
+import os
 import re
 import sys
 
 from mapred import mapreduce, read_text
+
+# The example's data, found from this file so that it runs from any folder.
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 
 # A word is a run of letters, digits or underscores, keeping inner apostrophes
 # ("father's"): the default rule of `mapred wordcount`.
@@ -40,7 +44,7 @@ def add(word, counts):
 # The guard matters: under the "spawn" and "forkserver" start methods every worker
 # process imports this file, and must not start a job of its own.
 if __name__ == "__main__":
-    paths = sys.argv[1:] or ["data/sample.txt"]
+    paths = sys.argv[1:] or [os.path.join(DATA, "sample.txt")]
     counts = mapreduce(mapper, add, read_text(paths), combiner=add)
 
     # `counts` is a dict (a mapred.Result) whose keys are in sorted order. Rank by

@@ -54,6 +54,7 @@ from mapred.formats import (
 )
 from mapred.loader import UsageError, load_function, one_line
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
+from mapred.storage import is_url, local_path
 from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper
 
 EXIT_OK = 0
@@ -112,17 +113,17 @@ def _text_input(args: argparse.Namespace) -> TextInput:
     if not args.paths and _isatty(sys.stdin):
         raise UsageError("no input: give a PATH, or pipe text in (use '-' to type it)")
     if args.scheduler:  # Dask workers may run elsewhere: give them paths that do not need our cwd
-        paths = [p if p == "-" else os.path.abspath(p) for p in paths]
+        paths = [p if p == "-" or is_url(p) else os.path.abspath(local_path(p)) for p in paths]
     try:
         data = read_text(
             paths, encoding=args.encoding, errors=args.errors, split_size=args.split_size
         )
     except FileNotFoundError as exc:
         raise UsageError(f"{exc.filename}: {exc.strerror}") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, ImportError) as exc:
         raise UsageError(one_line(exc)) from exc
     for path in data.files:
-        if not os.access(path, os.R_OK):
+        if not is_url(path) and not os.access(path, os.R_OK):
             raise UsageError(f"{path}: permission denied")
     if args.output not in (None, "-"):
         _check_output(args.output)
@@ -159,7 +160,8 @@ def _backend(args: argparse.Namespace) -> Iterator[Any]:
         from distributed import Client as _Client
     except ImportError as exc:
         raise UsageError(
-            "--scheduler needs Dask, which is not installed: pip install 'mapred[dask]'"
+            "--scheduler needs Dask, which is not installed: "
+            "pip install '.[dask]' from the mapred clone"
         ) from exc
     client_type: Any = _Client  # distributed ships no type information
     if importlib.util.find_spec("mapred.backends.dask") is None:
@@ -168,9 +170,14 @@ def _backend(args: argparse.Namespace) -> Iterator[Any]:
         client = client_type(
             args.scheduler, timeout=SCHEDULER_CONNECT_SECONDS, set_as_default=False
         )
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
+        why = (
+            f"no answer within {SCHEDULER_CONNECT_SECONDS} s"
+            if isinstance(exc, TimeoutError)
+            else one_line(exc)
+        )
         raise MapredError(
-            f"cannot connect to the Dask scheduler at {args.scheduler}: {exc}"
+            f"cannot connect to the Dask scheduler at {args.scheduler}: {why}"
         ) from exc
     try:
         yield client
@@ -260,10 +267,47 @@ def _positive_int(text: str) -> int:
 def _size(text: str) -> int:
     try:
         return parse_size(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError) as exc:
+        if "positive" in str(exc):
+            raise argparse.ArgumentTypeError(
+                f"must be positive: a size like 512MB, 2GiB or 1000000 (bytes), got {text!r}"
+            ) from None
         raise argparse.ArgumentTypeError(
             f"expected a size like 512MB, 2GiB or 1000000 (bytes), got {text!r}"
         ) from None
+
+
+SCHEDULER_PROTOCOLS = ("tcp", "tls", "ws", "wss", "ucx", "inproc")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(\d{1,5})")
+
+
+def scheduler_address(text: str) -> str:
+    """Check the form of a ``--scheduler`` address, at once and without Dask.
+
+    ``[PROTOCOL://]HOST:PORT`` (Dask's own form; ``tcp`` when no protocol is given),
+    or ``inproc://...``. Reaching it is checked later, within a time limit.
+
+    >>> scheduler_address("tcp://10.0.0.5:8786"), scheduler_address("sched:8786")
+    ('tcp://10.0.0.5:8786', 'sched:8786')
+    >>> scheduler_address("banana")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected an address like tcp://HOST:8786, got 'banana'
+    """
+    protocol, found, rest = text.partition("://")
+    if not found:
+        protocol, rest = "tcp", text
+    if protocol not in SCHEDULER_PROTOCOLS:
+        raise argparse.ArgumentTypeError(
+            f"unknown protocol {protocol!r} in {text!r}; expected one of "
+            f"{', '.join(SCHEDULER_PROTOCOLS)}, as in tcp://HOST:8786"
+        )
+    if protocol == "inproc" and rest:
+        return text
+    match = _HOST_PORT.fullmatch(rest)
+    if match is None or not 0 < int(match.group(2)) < 65536:
+        raise argparse.ArgumentTypeError(f"expected an address like tcp://HOST:8786, got {text!r}")
+    return text
 
 
 def _regex(text: str) -> str:
@@ -365,7 +409,8 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--scheduler",
         metavar="ADDRESS",
-        help="run on the Dask cluster at ADDRESS (needs mapred[dask])",
+        type=scheduler_address,
+        help="run on the Dask cluster at ADDRESS (needs the dask extra)",
     )
     out = parser.add_argument_group("output and display")
     out.add_argument(

@@ -166,9 +166,13 @@ class Driver:
         return [self.reduced[p] for p in range(self.spec.reducers)]
 
     def _show_live(self) -> None:
-        """Move the progress bar with the records running map tasks have read."""
+        """Move the progress bar with the records running map tasks have read, and keep
+        its clock moving (on every backend, live counts or not)."""
+        if self.progress is None:
+            return
+        self.progress.tick()
         now = time.monotonic()
-        if self.live is None or self.progress is None or now - self._live_shown < 0.25:
+        if self.live is None or now - self._live_shown < 0.25:
             return
         self._live_shown = now
         self.progress.records_read(self.live.records())
@@ -260,7 +264,10 @@ class Driver:
     def _commit_reduce(self, result: ReduceResult) -> None:
         if self.spec.output_dir is not None and result.path is not None:
             result = replace(
-                result, path=commit_part(result.path, self.spec.output_dir, result.partition)
+                result,
+                path=commit_part(
+                    result.path, self.spec.output_dir, result.partition, self.spec.output_options
+                ),
             )
         self.reduced[result.partition] = result
         merge_into(self.counters, result.counters)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mapred.backends import is_dask_client, open_backend
@@ -172,6 +172,7 @@ _JOB_ARGUMENTS = {
     "timeout",
     "progress",
     "output",
+    "storage_options",
 }
 
 
@@ -192,6 +193,7 @@ def mapreduce(
     backend: Any = None,
     start_method: str | None = None,
     output: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> Result | OutputResult:
     """Map every record, group the pairs by key, reduce each key's values.
 
@@ -217,7 +219,9 @@ def mapreduce(
         progress: show a progress bar on stderr.
         backend: ``None``, ``"processes"``, ``"serial"`` or a Dask ``Client``.
         start_method: ``"fork"``, ``"forkserver"`` or ``"spawn"``.
-        output: a directory for part files; returns a lazy mapping over them.
+        output: a directory (or an fsspec URL) for part files; returns a lazy mapping
+            over them.
+        storage_options: fsspec options (credentials, endpoint) for an ``output`` URL.
 
     Returns:
         The ``Result``, a dict in sorted key order with ``.counters`` and
@@ -255,6 +259,7 @@ def mapreduce(
                 timeout=timeout,
                 progress=progress,
                 output=output,
+                storage_options=storage_options,
             ),
         )
 
@@ -304,6 +309,7 @@ def _run(
         timeout=timeout,
         progress=bool(options.get("progress")),
         output=output,
+        output_options=options.get("storage_options"),
         started=started,
     )
 

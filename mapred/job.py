@@ -27,7 +27,9 @@ class JobSpec:
             job's ``memory_limit`` alone, never from ``workers`` or ``reducers``: the
             buffer decides which values the combiner sees together, and SPEC 3 wants
             the same result for every ``workers``.
-        output_dir: where reduce tasks write part files, or None for a temporary place.
+        output_dir: where reduce tasks write part files, or None for a temporary place;
+            a local directory or a URL (see :mod:`mapred.storage`).
+        output_options: fsspec storage options for an ``output_dir`` URL.
         live: where running map tasks report records read, when a progress bar is shown.
     """
 
@@ -42,6 +44,7 @@ class JobSpec:
     output_dir: str | None = None
     map_memory: int = 1 << 28
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
+    output_options: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 class TaskMapper:

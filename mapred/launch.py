@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from mapred import storage
 from mapred.backends.base import Backend
 from mapred.counters import Counters, LiveCounters
 from mapred.driver import Driver, sigint_deferred, sigterm_unwinds
@@ -47,6 +48,7 @@ def launch_job(
     timeout: float | None,
     progress: bool,
     output: str | os.PathLike[str] | None,
+    output_options: Mapping[str, Any] | None = None,
     started: float,
 ) -> Result | OutputResult:
     """Run one checked job on ``backend`` and clean up on every path.
@@ -56,7 +58,7 @@ def launch_job(
     bytes; ``started`` is when the job started (``time.monotonic()``).
     """
     pickled = pickle_functions(functions, backend.pickles_functions)
-    output_dir = prepare_output(output) if output is not None else None
+    output_dir = prepare_output(output, output_options) if output is not None else None
     concurrent_reduces = max(1, min(backend.slots(), reducers))
     workdir = make_workdir() if backend.shared_disk else None
     live: LiveCounters | None = None
@@ -76,6 +78,7 @@ def launch_job(
             memory_limit=max(MIN_MEMORY_LIMIT, memory_limit // concurrent_reduces),
             map_memory=memory_limit // MAP_SHARE,
             output_dir=output_dir,
+            output_options=output_options if output_dir is not None else None,
             live=live.in_flight if live is not None else None,
         )
         backend.prepare(spec, functions)
@@ -102,7 +105,7 @@ def launch_job(
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
             if output_dir is not None:
-                finish_output(output_dir, succeeded)
+                finish_output(output_dir, succeeded, output_options)
 
 
 def pickle_functions(functions: Mapping[str, Any], pickled: bool) -> dict[str, bytes | None]:
@@ -153,12 +156,14 @@ def _assemble(
 ) -> Result | OutputResult:
     natural = merge_natively(r.family for r in results)
     if spec.output_dir is not None:
-        parts = [os.path.join(spec.output_dir, part_name(r.partition)) for r in results]
+        parts = [storage.join(spec.output_dir, part_name(r.partition)) for r in results]
         partition = (
             checked_partitioner(partitioner, spec.reducers)
             if partitioner is not None
             else (lambda key: partition_for(key, spec.reducers))
         )
-        return OutputResult(spec.output_dir, parts, counters, elapsed, partition, natural)
+        return OutputResult(
+            spec.output_dir, parts, counters, elapsed, partition, natural, spec.output_options
+        )
     sources = [r.path if r.path is not None else r.data or b"" for r in results]
     return Result(read_parts_sorted(sources), counters, elapsed)

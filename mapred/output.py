@@ -13,9 +13,10 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from mapred import storage
 from mapred.errors import MapredError
 from mapred.keys import item_order, natively_ordered
 from mapred.serde import column, make_packer, make_unpacker
@@ -39,26 +40,29 @@ def part_temp_path(directory: str, partition: int, attempt: int) -> str:
     >>> part_temp_path("/out", 3, 1)
     '/out/.part-00003-1.tmp'
     """
-    return os.path.join(directory, f".part-{partition:05d}-{attempt}.tmp")
+    return storage.join(directory, f".part-{partition:05d}-{attempt}.tmp")
 
 
-def commit_part(tmp_path: str, directory: str, partition: int) -> str:
-    """Atomically move a finished attempt's part file to its final name."""
-    final = os.path.join(directory, part_name(partition))
-    os.replace(tmp_path, final)
+def commit_part(
+    tmp_path: str, directory: str, partition: int, options: Mapping[str, Any] | None = None
+) -> str:
+    """Move a finished attempt's part file to its final name (atomically where the store
+    can: see docs/guide/output.md)."""
+    final = storage.join(directory, part_name(partition))
+    storage.commit(tmp_path, final, options)
     return final
 
 
 class PartWriter:
     """A reduce attempt's output, block by block: to a part file, or to bytes in memory."""
 
-    def __init__(self, path: str | None) -> None:
+    def __init__(self, path: str | None, options: Mapping[str, Any] | None = None) -> None:
         self.path = path
         self.data: bytes | None = None
         self._packer = make_packer()
         self._buffer = bytearray()
         self._chunks: list[bytes] = []
-        self._file = open(path, "wb") if path else None  # noqa: SIM115 closed in close()
+        self._file = storage.open_write_temp(path, options) if path else None
 
     def write_block(
         self, keys: list[Any], values: list[Any], flat_keys: bool | None = None
@@ -108,34 +112,41 @@ class PartWriter:
                 file.close()
 
 
-def read_part_blocks(source: str | bytes) -> Iterator[tuple[list[Any], list[Any]]]:
-    """Stream the (keys, values) blocks of a part file (a path) or an in-memory part."""
+def read_part_blocks(
+    source: str | bytes, options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[list[Any], list[Any]]]:
+    """Stream the (keys, values) blocks of a part file (a path or URL) or an in-memory part."""
     if isinstance(source, bytes):
         unpacker = make_unpacker()
         unpacker.feed(source)
         for keys in unpacker:
             yield keys, unpacker.unpack()
         return
-    with open(source, "rb") as file:
+    with storage.open_read(source, options) as file:
         unpacker = make_unpacker(file)
         for keys in unpacker:
             yield keys, unpacker.unpack()
 
 
-def read_part(source: str | bytes) -> Iterator[tuple[Any, Any]]:
-    """Stream the (key, value) pairs of a part file (a path) or an in-memory part."""
-    for keys, values in read_part_blocks(source):
+def read_part(
+    source: str | bytes, options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[Any, Any]]:
+    """Stream the (key, value) pairs of a part file (a path or URL) or an in-memory part."""
+    for keys, values in read_part_blocks(source, options):
         yield from zip(keys, values, strict=True)
 
 
-def merge_parts(parts: list[str], natural: bool) -> Iterator[tuple[Any, Any]]:
+def merge_parts(
+    parts: list[str], natural: bool, options: Mapping[str, Any] | None = None
+) -> Iterator[tuple[Any, Any]]:
     """Stream the (key, value) pairs of sorted part files, merged in key order.
 
     ``natural``: the keys compare natively in a merge (:func:`mapred.keys.merge_natively`);
     otherwise they follow the total order of :func:`mapred.keys.total_order_key`, as the
     parts do.
     """
-    yield from heapq.merge(*(read_part(p) for p in parts), key=item_order(natural))
+    readers = [read_part(part, options) for part in parts]
+    yield from heapq.merge(*readers, key=item_order(natural))
 
 
 def read_parts_sorted(sources: list[str | bytes]) -> list[tuple[Any, Any]]:
@@ -160,27 +171,27 @@ def read_parts_sorted(sources: list[str | bytes]) -> list[tuple[Any, Any]]:
     return items
 
 
-def prepare_output(output: str | os.PathLike[str]) -> str:
-    """Make ``output`` a new or empty directory for a job's part files; its absolute path."""
-    directory = os.fspath(output)
-    if os.path.exists(directory):
-        if not os.path.isdir(directory):
+def prepare_output(output: str | os.PathLike[str], options: Mapping[str, Any] | None) -> str:
+    """Make ``output`` a new or empty directory (local or a URL) for a job's part files;
+    returns its absolute path or URL."""
+    directory = storage.local_path(os.fspath(output))
+    if storage.exists(directory, options):
+        if not storage.is_dir(directory, options):
             raise ValueError(f"output {directory!r} exists and is not a directory")
-        if os.listdir(directory):
+        if storage.list_names(directory, options):
             raise ValueError(
                 f"output directory {directory!r} is not empty; "
                 "give a new or empty directory (mapred never overwrites results)"
             )
     else:
-        os.makedirs(directory)
-    return os.path.abspath(directory)
+        storage.make_dirs(directory, options)
+    return directory if storage.is_url(directory) else os.path.abspath(directory)
 
 
-def finish_output(directory: str, succeeded: bool) -> None:
+def finish_output(directory: str, succeeded: bool, options: Mapping[str, Any] | None) -> None:
     """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
-    for name in os.listdir(directory):
+    for name in storage.list_names(directory, options):
         if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
-            os.unlink(os.path.join(directory, name))
+            storage.remove(storage.join(directory, name), options)
     if succeeded:
-        with open(os.path.join(directory, "_SUCCESS"), "w"):
-            pass
+        storage.touch(storage.join(directory, "_SUCCESS"), options)

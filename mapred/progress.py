@@ -15,8 +15,13 @@ committed, the bar becomes a reduce bar over the reduce partitions.
 
 The driver owns the bar and moves it when a task commits, so it shows only work that
 counts (a failed attempt moves nothing). It writes to stderr only, never to stdout, and
-clears itself when the job ends. A bar that cannot be drawn (stderr closed) turns itself
-off: the display must never fail the job.
+clears itself when the job ends, Ctrl-C included. A bar that cannot be drawn (stderr
+closed) turns itself off: the display must never fail the job.
+
+Estimates: map tasks run in parallel and commit in bursts, so a rate measured between
+two updates says little. The rate is the average since the job started, and the time
+left is shown only once :data:`ESTIMATE_AFTER` of the input is done. :meth:`tick`
+(called by the driver while it waits) keeps the clock moving between commits.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from __future__ import annotations
 import functools
 import sys
 import time
+from collections.abc import MutableMapping
 from typing import Any
 
 from mapred.counters import BUILTIN_GROUP, INPUT_RECORDS
@@ -31,6 +37,20 @@ from mapred.splits import TextInput
 
 # Seconds between redraws: often enough to look alive, rarely enough to cost nothing.
 REFRESH_SECONDS = 0.2
+
+# The share of the map phase done before a time left is shown: the first tasks to
+# commit include the workers' start-up and finish together, so earlier estimates mislead.
+ESTIMATE_AFTER = 0.1
+
+# Columns left free at the right of the bar: the terminal echoes "^C" after the cursor,
+# and a bar as wide as the terminal would wrap onto a line the final clear cannot reach.
+RIGHT_MARGIN = 4
+
+_MAP_FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+_MAP_FORMAT_ESTIMATED = (
+    "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} "
+    "[{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+)
 
 
 class ProgressBar:
@@ -61,11 +81,14 @@ class ProgressBar:
         self._by_bytes = bool(total_bytes)
         self._bar: Any = None
         self._reducing = False
+        self._estimating = False
+        self._ticked = 0.0
         self._draw(
             total=total_bytes if self._by_bytes else None,
             unit="B" if self._by_bytes else " tasks",
             unit_scale=self._by_bytes,
             desc="map",
+            bar_format=_MAP_FORMAT if self._by_bytes else None,
         )
 
     def _draw(self, **options: Any) -> None:
@@ -76,6 +99,7 @@ class ProgressBar:
                 dynamic_ncols=True,
                 leave=False,
                 mininterval=REFRESH_SECONDS,
+                smoothing=0,  # the average rate since the start, not between two bursts
                 **options,
             )
         except (OSError, ValueError):
@@ -95,6 +119,7 @@ class ProgressBar:
         self._n_maps = n_maps
         if self._splits is None and not self._by_bytes and self._bar is not None:
             self._bar.total = n_maps
+            self._bar.bar_format = _MAP_FORMAT
             self._call("refresh")
         self._maybe_start_reduce()
 
@@ -105,16 +130,32 @@ class ProgressBar:
         if self._reducers is None:
             self._reducers = len(getattr(result, "batches", None) or ()) or None
         self._set_postfix()
+        self._show_estimates()
         self._call("update", result.input_bytes if self._by_bytes else 1)
         self._maybe_start_reduce()
 
+    def _show_estimates(self) -> None:
+        """Add the time left and the rate once enough of the map phase is done."""
+        bar = self._bar
+        if self._estimating or bar is None or not bar.total:
+            return
+        if bar.n >= ESTIMATE_AFTER * bar.total:
+            self._estimating = True
+            bar.bar_format = _MAP_FORMAT_ESTIMATED
+
     def records_read(self, records: int) -> None:
         """Input records read so far, running map tasks included (the driver's live count)."""
-        if self._reducing:
-            return
-        self._live_records = records
-        self._set_postfix()
-        self._call("update", 0)  # redraws if REFRESH_SECONDS have passed
+        if not self._reducing:
+            self._live_records = records
+            self._set_postfix()
+        self.tick()
+
+    def tick(self) -> None:
+        """Redraw (at most every REFRESH_SECONDS), so that the clock moves while waiting."""
+        now = time.monotonic()
+        if now - self._ticked >= REFRESH_SECONDS:
+            self._ticked = now
+            self._call("refresh")
 
     def _set_postfix(self) -> None:
         records = max(self._records, self._live_records)
@@ -160,6 +201,13 @@ def _bar_class() -> Any:
         # multi-threaded process is unsafe (Python 3.12 warns): no monitor thread. Our
         # own updates redraw often enough.
         monitor_interval = 0
+
+        @property
+        def format_dict(self) -> MutableMapping[str, Any]:
+            meter = super().format_dict
+            if meter.get("ncols"):
+                meter["ncols"] = max(meter["ncols"] - RIGHT_MARGIN, 20)
+            return meter
 
     return Bar
 

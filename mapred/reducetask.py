@@ -201,7 +201,8 @@ class ReduceState:
         task = self.task
         out_dir = spec.output_dir or spec.workdir
         part = PartWriter(
-            part_temp_path(out_dir, task.partition, task.attempt) if out_dir else None
+            part_temp_path(out_dir, task.partition, task.attempt) if out_dir else None,
+            spec.output_options if spec.output_dir else None,
         )
         keys, values = self._sorted_groups()
         groups: Iterator[tuple[Any, Iterator[Any]]]

@@ -81,6 +81,7 @@ class OutputResult(Mapping[Any, Any]):
         elapsed: float,
         partition: Any,
         natural: bool,
+        storage_options: Any = None,
     ) -> None:
         self.directory = directory
         self.parts = parts
@@ -88,13 +89,14 @@ class OutputResult(Mapping[Any, Any]):
         self.elapsed = elapsed
         self._partition = partition
         self._natural = natural
+        self._storage_options = storage_options  # for a URL directory (fsspec)
         self._length: int | None = None
 
     def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
         """Stream the ``(key, value)`` pairs of all part files, merged in key order."""
         from mapred.output import merge_parts
 
-        return merge_parts(self.parts, self._natural)
+        return merge_parts(self.parts, self._natural, self._storage_options)
 
     def values(self) -> Any:  # Mapping's view would look every key up again: quadratic
         """Stream the values in key order (one pass over the part files)."""
@@ -111,7 +113,8 @@ class OutputResult(Mapping[Any, Any]):
     def __getitem__(self, key: Any) -> Any:
         from mapred.output import read_part
 
-        for found, value in read_part(self.parts[self._partition(key)]):
+        part = self.parts[self._partition(key)]
+        for found, value in read_part(part, self._storage_options):
             if found == key:
                 return value
         raise KeyError(key)

@@ -1,4 +1,4 @@
-"""Input splitting: chunks of an iterable, and byte-range splits of text files.
+"""Input planning, in the driver: which files, and how they are cut into splits.
 
 Two kinds of input reach a map task:
 
@@ -6,67 +6,48 @@ Two kinds of input reach a map task:
   deterministic schedule (it never depends on timing or on the number of workers);
 * lines of text files, described by :func:`read_text` as a :class:`TextInput`.
   :meth:`TextInput.plan_splits` cuts each plain file into :class:`FileSplit` byte
-  ranges and every worker reads its own split from disk with :func:`read_split`;
-  the driver ships only the ``(path, start, end)`` triple. Streams (stdin, FIFOs,
-  character devices such as ``/dev/fd/63``) cannot be seeked or re-read by another
-  process, so the driver reads them with :func:`iter_stream_lines`.
+  ranges; every worker reads its own split (:mod:`mapred.splitreader`), the driver
+  ships only the split. Streams (stdin, FIFOs, character devices) are read by the
+  driver with :func:`iter_stream_lines`.
 
-Invariants:
+Paths are local (globs, directories, streams), or URLs of remote storage listed
+through fsspec (:mod:`mapred.storage`); ``file://`` URLs are local paths.
 
-* A record is a line without its ``"\\n"`` and without one ``"\\r"`` before it; a
-  final line without newline is a record; an empty file has none.
-* A line belongs to the split holding its first byte. A split ``[s, e)`` with
-  ``s > 0`` skips through the first ``b"\\n"`` at or after ``s - 1``, then yields
-  every line starting before ``e``, reading a line that crosses ``e`` whole. The
-  splits of a file therefore yield each of its lines exactly once, whatever the
-  split size.
-* This needs ``b"\\n"`` to be the encoding of ``"\\n"`` and never part of another
-  character (true for UTF-8 and the ASCII-compatible legacy codecs). Other
-  encodings (UTF-16/32, UTF-7, ISO-2022, ...) and compressed files are read as
-  one split per file, through an incremental decoder.
-* Hot path: blocks of :data:`BLOCK_BYTES` are cut at their last ``b"\\n"``, decoded
-  at once and split with ``str.split``; a block's lines are handed out through
-  ``itertools.chain`` so that the per-line cost is C code only. A multi-byte
-  character never straddles two decoded blocks, so block edges never cause a
-  false decode error.
-
-This module runs in workers: stdlib only (plus :mod:`mapred.errors`).
+The reading side is re-exported here (``FileSplit``, ``read_split``,
+``read_split_blocks``, ``iter_stream_lines``, ...), so ``mapred.splits`` stays the
+one import for input.
 """
 
 from __future__ import annotations
 
-import bz2
-import codecs
-import contextlib
 import glob
-import gzip
 import itertools
-import lzma
 import os
 import stat
-import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import lru_cache, partial
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from mapred.errors import DecodeError
+from mapred import storage
+from mapred.splitreader import (
+    BLOCK_BYTES,
+    COMPRESSIONS,
+    ERROR_HANDLERS,
+    OVERREAD_BYTES,
+    STDIN,
+    FileSplit,
+    check_decoding,
+    compression_of,
+    is_newline_safe,
+    iter_stream_lines,
+    read_split,
+    read_split_blocks,
+    split_lines,
+)
 
 T = TypeVar("T")
 
 MIB = 1 << 20
-
-# Bytes read per call. Each block costs some Python work (a read, a decode, a
-# split, a generator step), so blocks must hold many lines; but all of a block's
-# line objects exist at once, and past a few hundred KiB they no longer fit in the
-# CPU cache. 64 KiB measured fastest: on 50 MB of short lines, as fast as
-# ``for line in open(path)``, where 1 MiB blocks were about 35% slower.
-BLOCK_BYTES = 64 * 1024
-
-# Past a split's end only the line crossing it is still needed, and it is usually
-# short: read in pieces of this size there instead of whole blocks, so that tiny
-# splits do not each read a block of their neighbours' bytes.
-OVERREAD_BYTES = 16 * 1024
 
 # Automatic split size: about TARGET_SPLITS splits per job, each between
 # MIN_SPLIT_BYTES and MAX_SPLIT_BYTES. Smaller splits balance load across workers
@@ -88,50 +69,6 @@ MAX_SPLIT_BYTES = 32 * MIB
 FIRST_CHUNK_RECORDS = 64
 MAX_CHUNK_RECORDS = 8192
 
-ERROR_HANDLERS = ("strict", "replace", "ignore", "surrogateescape", "backslashreplace")
-
-COMPRESSIONS = {".gz": "gz", ".bz2": "bz2", ".xz": "xz"}
-
-# Codecs that keep a shift state between lines: decoding from a line start in
-# the middle of a file would start in the wrong state, so never cut them.
-STATEFUL_CODECS = frozenset({"utf-7", "hz"})
-STATEFUL_CODEC_PREFIXES = ("iso2022",)
-
-STDIN = "-"
-
-
-@dataclass(frozen=True)
-class FileSplit:
-    """A byte range of one file, read by a worker itself.
-
-    Attributes:
-        path: the file, as given to :func:`read_text` (or joined to its directory).
-        start: byte offset of the range.
-        end: byte offset where the range ends (exclusive); ``-1`` for the end of
-            the file. Compressed files are always ``0..-1``.
-        compression: ``None``, ``"gz"``, ``"bz2"`` or ``"xz"``.
-    """
-
-    path: str
-    start: int
-    end: int
-    compression: str | None = None
-
-    def describe(self) -> str:
-        """The split for an error note.
-
-        >>> FileSplit("books/a.txt", 0, 16777216).describe()
-        'books/a.txt bytes 0-16777216'
-        >>> FileSplit("logs/b.gz", 0, -1, "gz").describe()
-        'logs/b.gz (whole file, gz)'
-        """
-        if self.end >= 0:
-            return f"{self.path} bytes {self.start}-{self.end}"
-        if self.start:
-            return f"{self.path} bytes {self.start}-end"
-        kind = f", {self.compression}" if self.compression else ""
-        return f"{self.path} (whole file{kind})"
-
 
 @dataclass(frozen=True)
 class TextInput:
@@ -149,6 +86,9 @@ class TextInput:
         split_size: bytes per split; ``None`` for ``auto_split_size``.
         streams: the sources that are not regular files: ``"-"`` (stdin),
             FIFOs and character devices, read by the driver.
+        remote_sizes: the size of each remote file (a URL), listed by ``read_text``.
+        storage_options: passed to fsspec for the URLs among the sources; left out
+            of ``repr`` and comparisons so that secrets stay out of messages.
     """
 
     sources: tuple[str, ...]
@@ -156,6 +96,8 @@ class TextInput:
     errors: str = "strict"
     split_size: int | None = None
     streams: tuple[str, ...] = ()
+    remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
+    storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -165,29 +107,37 @@ class TextInput:
 
     def total_bytes(self) -> int:
         """The size on disk of all regular files (streams are not counted)."""
-        return sum(os.stat(path).st_size for path in self.files)
+        return sum(self._size(path) for path in self.files)
+
+    def _size(self, path: str) -> int:
+        if path in self.remote_sizes:
+            return self.remote_sizes[path]
+        return os.stat(path).st_size
 
     def plan_splits(self) -> list[FileSplit]:
         """Cut every regular file into splits, in file order.
 
         Plain files in a newline-safe encoding are cut every ``split_size`` bytes
         (the last split ends at the file size); compressed files and other
-        encodings give one whole-file split; empty files give none.
+        encodings give one whole-file split; empty files give none. A whole-file
+        split of a remote file ends at its size (workers cannot stat it cheaply).
         """
         files = self.files
-        sizes = [os.stat(path).st_size for path in files]
+        sizes = [self._size(path) for path in files]
         size = self.split_size or auto_split_size(sum(sizes))
         cuttable = is_newline_safe(self.encoding)
         splits: list[FileSplit] = []
         for path, nbytes in zip(files, sizes, strict=True):
             if nbytes == 0:
                 continue
+            options = self.storage_options if path in self.remote_sizes else None
             compression = compression_of(path)
             if compression is not None or not cuttable:
-                splits.append(FileSplit(path, 0, -1, compression))
+                end = nbytes if path in self.remote_sizes else -1
+                splits.append(FileSplit(path, 0, end, compression, options))
                 continue
             splits.extend(
-                FileSplit(path, start, min(start + size, nbytes))
+                FileSplit(path, start, min(start + size, nbytes), None, options)
                 for start in range(0, nbytes, size)
             )
         return splits
@@ -199,6 +149,7 @@ def read_text(
     encoding: str = "utf-8",
     errors: str = "strict",
     split_size: int | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> TextInput:
     """Describe the lines of text files as job input.
 
@@ -206,12 +157,17 @@ def read_text(
         paths: a path or a list of them. Each is a regular file, a directory
             (every regular file below it, recursively, sorted by path), a glob
             (expanded with ``recursive=True``, matches sorted), ``"-"`` for stdin,
-            a FIFO or a character device. Files keep the order given.
+            a FIFO or a character device. Files keep the order given. A URL
+            (``s3://bucket/logs/*.gz``, ``gs://``, ``hdfs://``, ``https://``) is
+            listed through fsspec (the ``remote`` extra) the same way: a file, a
+            directory or prefix, a glob; ``file://`` URLs are local paths.
         encoding: any text encoding known to ``codecs``.
         errors: how to handle undecodable bytes: ``"strict"`` (a ``DecodeError``
             naming the file and line), ``"replace"``, ``"ignore"``,
             ``"surrogateescape"`` or ``"backslashreplace"``.
         split_size: bytes per split, or ``None`` to choose from the total size.
+        storage_options: for URLs, passed to fsspec (``key``, ``secret``,
+            ``client_kwargs={"endpoint_url": ...}``, ...); the workers get them too.
 
     Returns:
         The ``TextInput`` to pass as ``data``; files are only listed here, not read.
@@ -221,6 +177,7 @@ def read_text(
         ValueError: a path is some other kind of file (a socket), an unknown
             encoding or error handler, a split size below 1, no paths.
         TypeError: a path or split size of the wrong type.
+        ImportError: a URL without fsspec or the protocol's package installed.
     """
     check_decoding(encoding, errors)
     if split_size is not None and (not isinstance(split_size, int) or isinstance(split_size, bool)):
@@ -230,14 +187,25 @@ def read_text(
     items = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not items:
         raise ValueError("read_text() needs at least one path")
+    if storage_options is not None and not isinstance(storage_options, Mapping):
+        raise TypeError(f"storage_options must be a mapping or None, got {storage_options!r}")
     files: list[str] = []
     streams: list[str] = []
+    remote_sizes: dict[str, int] = {}
     for item in items:
         path = os.fspath(item)
         if not isinstance(path, str):
             raise TypeError(f"paths must be str or os.PathLike[str], got {item!r}")
-        _expand(path, files, streams)
-    return TextInput(tuple(files + streams), encoding, errors, split_size, tuple(streams))
+        if storage.is_url(path):
+            for url, nbytes in storage.list_files(path, storage_options):
+                files.append(url)
+                remote_sizes[url] = nbytes
+        else:
+            _expand(storage.local_path(path), files, streams)
+    options = dict(storage_options) if storage_options is not None else None
+    return TextInput(
+        tuple(files + streams), encoding, errors, split_size, tuple(streams), remote_sizes, options
+    )
 
 
 def _expand(path: str, files: list[str], streams: list[str]) -> None:
@@ -297,49 +265,6 @@ def _path_order(path: str) -> list[str]:
     ['a/a.txt', 'a/b.txt', 'a.txt']
     """
     return path.split(os.sep)
-
-
-def compression_of(path: str) -> str | None:
-    """The compression named by the file extension, or ``None``.
-
-    >>> compression_of("logs/2024.txt.GZ"), compression_of("a.txt")
-    ('gz', None)
-    """
-    return COMPRESSIONS.get(os.path.splitext(path)[1].lower())
-
-
-def check_decoding(encoding: str, errors: str) -> None:
-    """Raise if ``encoding`` is not a text encoding or ``errors`` not a known handler."""
-    if not isinstance(encoding, str):
-        raise TypeError(f"encoding must be a str, got {encoding!r}")
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise ValueError(f"unknown encoding {encoding!r}") from None
-    try:
-        "\n".encode(encoding)  # bytes.decode skips this check for empty input
-    except LookupError:
-        raise ValueError(f"{encoding!r} is not a text encoding") from None
-    except UnicodeError:
-        pass
-    if errors not in ERROR_HANDLERS:
-        raise ValueError(f"errors must be one of {', '.join(ERROR_HANDLERS)}; got {errors!r}")
-
-
-@lru_cache(maxsize=64)
-def is_newline_safe(encoding: str) -> bool:
-    """Whether files in ``encoding`` can be cut at any ``b"\\n"``.
-
-    >>> is_newline_safe("utf-8"), is_newline_safe("latin-1"), is_newline_safe("utf-16")
-    (True, True, False)
-    """
-    name = codecs.lookup(encoding).name
-    if name in STATEFUL_CODECS or name.startswith(STATEFUL_CODEC_PREFIXES):
-        return False
-    try:
-        return "\n".encode(encoding) == b"\n" and b"\n".decode(encoding) == "\n"
-    except UnicodeError:
-        return False
 
 
 def auto_split_size(total_bytes: int) -> int:
@@ -407,292 +332,25 @@ def _chunks(records: Iterator[T], sizes: Iterator[int]) -> Iterator[list[T]]:
             return
 
 
-def read_split(split: FileSplit, encoding: str, errors: str) -> Iterator[str]:
-    """The lines of one split, newline stripped.
-
-    Args:
-        split: from :meth:`TextInput.plan_splits` (or built by hand).
-        encoding: the text encoding.
-        errors: the decode error handler.
-
-    Returns:
-        A lazy iterator; the file is opened on the first ``next()`` and closed
-        when the iterator is exhausted or discarded.
-
-    Raises:
-        DecodeError: (while iterating) undecodable bytes with ``errors="strict"``,
-            naming the file and its 1-based line number.
-        ValueError: a split that cannot be read as asked (a byte range of a
-            compressed file or of a file in an encoding that is never cut).
-    """
-    check_decoding(encoding, errors)
-    if split.compression is not None and split.compression not in COMPRESSIONS.values():
-        raise ValueError(f"unknown compression {split.compression!r} in {split.describe()}")
-    if split.start < 0 or split.end < -1 or 0 <= split.end < split.start:
-        raise ValueError(f"bad byte range in {split.describe()}")
-    whole = split.compression is not None or not is_newline_safe(encoding)
-    if whole and (split.start != 0 or split.end != -1):
-        raise ValueError(
-            f"{split.describe()}: a {split.compression or encoding} file is read whole; "
-            "expected start=0 and end=-1"
-        )
-    return itertools.chain.from_iterable(_split_blocks(split, encoding, errors))
-
-
-def read_split_blocks(split: FileSplit, encoding: str, errors: str) -> Iterator[list[str]]:
-    """The lines of one split in blocks (lists of lines), as :func:`read_split` reads them.
-
-    For callers that want to do something between blocks, like reporting progress.
-    """
-    lines = read_split(split, encoding, errors)  # checks the arguments
-    del lines
-    return _split_blocks(split, encoding, errors)
-
-
-def iter_stream_lines(source: str, encoding: str, errors: str) -> Iterator[str]:
-    """The lines of a stream, read block by block as they arrive (never whole).
-
-    Args:
-        source: ``"-"`` for ``sys.stdin.buffer``, else the path of a FIFO or
-            character device.
-        encoding: the text encoding.
-        errors: the decode error handler.
-
-    Returns:
-        A lazy iterator of lines, newline stripped.
-
-    Raises:
-        DecodeError: (while iterating) undecodable bytes with ``errors="strict"``;
-            the path is ``"<stdin>"`` for ``"-"``.
-    """
-    check_decoding(encoding, errors)
-    return itertools.chain.from_iterable(_stream_blocks(source, encoding, errors))
-
-
-def _stream_blocks(source: str, encoding: str, errors: str) -> Iterator[list[str]]:
-    if source == STDIN:
-        if sys.stdin is None:
-            raise ValueError("cannot read '-': there is no stdin")
-        # read1: hand out what has arrived instead of waiting for a full block.
-        stdin: Any = sys.stdin.buffer
-        yield from _blocks(getattr(stdin, "read1", stdin.read), encoding, errors, "<stdin>")
-        return
-    with open(source, "rb") as stream:
-        yield from _blocks(stream.read1, encoding, errors, source)
-
-
-def _blocks(
-    read: Callable[[int], bytes], encoding: str, errors: str, where: str
-) -> Iterator[list[str]]:
-    """Lines of a whole stream, a block at a time, by the path its encoding needs."""
-    if is_newline_safe(encoding):
-        return _byte_blocks(read, 0, -1, b"", encoding, errors, where, lambda: 0)
-    return _text_blocks(read, encoding, errors, where)
-
-
-def _split_blocks(split: FileSplit, encoding: str, errors: str) -> Iterator[list[str]]:
-    if split.compression is not None:
-        with _open_compressed(split.path, split.compression) as stream:
-            yield from _blocks(stream.read, encoding, errors, split.path)
-        return
-    with open(split.path, "rb", buffering=0) as file:
-        if not is_newline_safe(encoding):
-            yield from _text_blocks(file.read, encoding, errors, split.path)
-            return
-        pos, end, head = split.start, split.end, b""
-        if pos > 0:
-            # The line holding byte pos-1 belongs to the previous split (or, if
-            # that byte is a newline, ends there): skip through its newline.
-            pos -= 1
-            file.seek(pos)
-            while True:
-                block = file.read(_read_size(pos, end))
-                if not block:
-                    return
-                newline = block.find(b"\n")
-                if newline >= 0:
-                    pos += newline + 1
-                    head = block[newline + 1 :]
-                    break
-                pos += len(block)
-        lines_before = partial(_count_newlines, split.path, pos)
-        yield from _byte_blocks(
-            file.read, pos, end, head, encoding, errors, split.path, lines_before
-        )
-
-
-def _open_compressed(path: str, compression: str) -> gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile:
-    if compression == "gz":
-        return gzip.open(path, "rb")
-    if compression == "bz2":
-        return bz2.open(path, "rb")
-    return lzma.open(path, "rb")
-
-
-def _read_size(read_pos: int, end: int) -> int:
-    """Bytes to ask for at ``read_pos``: a block, or less near the split's end."""
-    if end < 0:
-        return BLOCK_BYTES
-    return min(BLOCK_BYTES, max(end - read_pos, 0) + OVERREAD_BYTES)
-
-
-def _byte_blocks(
-    read: Callable[[int], bytes],
-    pos: int,
-    end: int,
-    head: bytes,
-    encoding: str,
-    errors: str,
-    where: str,
-    lines_before: Callable[[], int],
-) -> Iterator[list[str]]:
-    """Lists of lines starting in ``[pos, end)`` (``end=-1``: to EOF).
-
-    ``pos`` is a line start; ``head`` holds bytes already read from ``pos`` on and
-    ``read`` continues after them. ``lines_before()`` counts the lines before
-    ``pos`` and is only called to number a decode error.
-    """
-    pieces = [head] if head else []  # bytes read from pos on, not yet decoded
-    read_pos = pos + len(head)
-    done = 0  # lines yielded so far
-    while end < 0 or pos < end:
-        block = read(_read_size(read_pos, end))
-        if block:
-            read_pos += len(block)
-            cut = block.rfind(b"\n") + 1
-            if not cut:
-                pieces.append(block)
-                continue
-            if pieces:
-                pieces.append(block[:cut])
-                chunk = b"".join(pieces)
-            else:
-                chunk = block[:cut] if cut < len(block) else block
-            pieces = [block[cut:]] if cut < len(block) else []
-        else:
-            chunk = b"".join(pieces)
-            if not chunk:
-                return
-        last = not block
-        if end >= 0 and pos + len(chunk) > end:
-            # Keep the lines that start before end: through the first newline at
-            # or after end-1 (a chunk read before EOF always ends with one).
-            newline = chunk.find(b"\n", end - pos - 1)
-            if newline >= 0:
-                chunk = chunk[: newline + 1]
-            last = True
-        try:
-            lines = split_lines(chunk.decode(encoding, errors))
-        except UnicodeDecodeError as exc:
-            cause = exc
-        else:
-            yield lines
-            if last:
-                return
-            pos += len(chunk)
-            done += len(lines)
-            continue
-        # Hand out the lines before the bad one first: the records a job sees must
-        # not depend on where the blocks happen to be cut.
-        line_start = chunk.rfind(b"\n", 0, cause.start) + 1
-        good = split_lines(chunk[:line_start].decode(encoding, errors))
-        line = lines_before() + done + len(good) + 1
-        column = f" at byte {cause.start - line_start + 1} of the line"
-        yield good
-        raise _decode_error(where, line, encoding, cause, column) from cause
-
-
-def _text_blocks(
-    read: Callable[[int], bytes], encoding: str, errors: str, where: str
-) -> Iterator[list[str]]:
-    """Lists of lines of a whole stream, through an incremental decoder.
-
-    For encodings whose newline is not the byte ``b"\\n"`` (UTF-16, ...) or that
-    carry state across lines: the text is cut at ``"\\n"`` after decoding.
-    """
-    decoder = codecs.getincrementaldecoder(encoding)(errors)
-    pending: list[str] = []  # text after the last newline
-    done = 0
-    while True:
-        block = read(BLOCK_BYTES)
-        state = decoder.getstate()
-        cause: UnicodeDecodeError | None = None
-        try:
-            text = decoder.decode(block, final=not block)
-        except UnicodeDecodeError as exc:
-            cause = exc
-        if cause is not None:
-            # As in _byte_blocks: first the lines before the bad one.
-            text = "".join(pending) + _decoded_before(encoding, state, cause)
-            good = split_lines(text[: text.rfind("\n") + 1])
-            yield good
-            raise _decode_error(where, done + len(good) + 1, encoding, cause, "") from cause
-        if block:
-            cut = text.rfind("\n") + 1
-            if not cut:
-                pending.append(text)
-                continue
-            pending.append(text[:cut])
-            chunk = "".join(pending)
-            pending = [text[cut:]]
-        else:
-            pending.append(text)
-            chunk = "".join(pending)
-        lines = split_lines(chunk)
-        yield lines
-        if not block:
-            return
-        done += len(lines)
-
-
-def split_lines(text: str) -> list[str]:
-    """Split text into records: strip each ``"\\n"`` and one ``"\\r"`` before it.
-
-    >>> split_lines("a\\r\\n\\nb\\r")
-    ['a', '', 'b\\r']
-    >>> split_lines("a\\n"), split_lines("")
-    (['a'], [])
-    """
-    if "\r" in text:
-        text = text.replace("\r\n", "\n")
-    lines = text.split("\n")
-    if not lines[-1]:
-        lines.pop()
-    return lines
-
-
-def _decoded_before(encoding: str, state: tuple[bytes, int], exc: UnicodeDecodeError) -> str:
-    """The text of the bytes before a decode error (error path only).
-
-    ``exc.object`` is the decoder's buffered bytes plus the block: decode its part
-    before the error again, from the state the decoder had before the block.
-    """
-    probe = codecs.getincrementaldecoder(encoding)("replace")
-    with contextlib.suppress(TypeError, ValueError):  # a codec without decoder state
-        probe.setstate((b"", state[1]))
-    return probe.decode(bytes(exc.object[: exc.start]))
-
-
-def _count_newlines(path: str, stop: int) -> int:
-    """Count ``b"\\n"`` in the first ``stop`` bytes of a file (error path only)."""
-    count = 0
-    with open(path, "rb", buffering=0) as file:
-        while stop > 0:
-            block = file.read(min(BLOCK_BYTES, stop))
-            if not block:
-                break
-            count += block.count(b"\n")
-            stop -= len(block)
-    return count
-
-
-def _decode_error(
-    where: str, line: int, encoding: str, exc: UnicodeDecodeError, column: str
-) -> DecodeError:
-    bad = " ".join(f"0x{byte:02x}" for byte in exc.object[exc.start : exc.end])
-    return DecodeError(
-        f"cannot decode {where} line {line} as {encoding}: {exc.reason} {bad}{column} "
-        '(try errors="replace")',
-        where,
-        line,
-    )
+__all__ = [
+    "BLOCK_BYTES",
+    "COMPRESSIONS",
+    "ERROR_HANDLERS",
+    "MAX_CHUNK_RECORDS",
+    "MAX_SPLIT_BYTES",
+    "MIN_SPLIT_BYTES",
+    "OVERREAD_BYTES",
+    "TARGET_SPLITS",
+    "FileSplit",
+    "TextInput",
+    "auto_split_size",
+    "check_decoding",
+    "compression_of",
+    "is_newline_safe",
+    "iter_record_splits",
+    "iter_stream_lines",
+    "read_split",
+    "read_split_blocks",
+    "read_text",
+    "split_lines",
+]

@@ -126,10 +126,12 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
     assert proc.returncode == 0, log
     assert "WARNING" not in log, log
     for path in pages():
-        page = path.relative_to(DOCS).with_suffix("")
-        built = site / (page.parent if page.name == "index" else page) / "index.html"
+        built = site / path.relative_to(DOCS).with_suffix(".html")
         assert built.is_file(), f"{path.relative_to(ROOT)} was not built"
-    api = (site / "api" / "index.html").read_text(encoding="utf-8")
+        # Browsable from disk (use_directory_urls: false): no link ends at a directory.
+        html = built.read_text(encoding="utf-8")
+        assert not re.search(r'href="(?!https?:|#)[^"]*/"', html), f"{built} links a directory"
+    api = (site / "api.html").read_text(encoding="utf-8")
     for name in ("mapreduce", "Engine", "read_text", "increment", "Result", "WorkerLost"):
         assert f'id="mapred.{name}"' in api, f"the API reference lacks mapred.{name}"
 

@@ -130,7 +130,7 @@ class DaskBackend(Backend):
         if _missing is not None:
             raise ImportError(
                 "the Dask backend needs dask.distributed, which is not installed: "
-                "pip install 'mapred[dask]'"
+                "pip install '.[dask]' from a clone of mapred"
             ) from _missing
         if getattr(client, "asynchronous", False):
             raise ValueError("backend= needs a synchronous dask.distributed.Client")
@@ -181,7 +181,11 @@ class DaskBackend(Backend):
         self._submit_reduce_when_complete(slot, entry)
 
     def _submit_map(self, slot: int, spec: JobSpec, task: MapTask) -> _Running:
-        if task.split is not None and not os.path.isabs(task.split.path):
+        if (
+            task.split is not None
+            and not os.path.isabs(task.split.path)
+            and "://" not in task.split.path
+        ):
             # Workers do not share the driver's working directory.
             task = replace(task, split=replace(task.split, path=os.path.abspath(task.split.path)))
         name = f"{spec.job_id}-{task.index}-{task.attempt}"

@@ -50,7 +50,12 @@ def text(tmp_path: Path) -> Path:
         (["--encoding", "rot13"], "is not a text encoding"),
         (["--errors", "explode"], "argument --errors: invalid choice: 'explode'"),
         (["--memory-limit", "lots"], "argument --memory-limit: expected a size like 512MB"),
-        (["--memory-limit", "0"], "argument --memory-limit"),
+        (["--memory-limit", "0"], "argument --memory-limit: must be positive"),
+        (["--memory-limit", "-1GB"], "argument --memory-limit"),
+        (["--scheduler", "banana"], "argument --scheduler: expected an address like tcp://HOST:"),
+        (["--scheduler", "tcp://host"], "expected an address like tcp://HOST:8786"),
+        (["--scheduler", "tcp://host:99999"], "expected an address like tcp://HOST:8786"),
+        (["--scheduler", "http://host:80"], "argument --scheduler: unknown protocol 'http'"),
         (["--split-size", "-5"], "argument --split-size"),
         (["--no-such-option"], "unrecognized arguments: --no-such-option"),
         (["--progress=yes"], "--progress"),
@@ -319,7 +324,7 @@ def test_scheduler_without_dask_exits_2(cli, no_job, monkeypatch, text):
     monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
     run = cli("wordcount", "--scheduler", "tcp://127.0.0.1:8786", text)
     assert run.status == EXIT_USAGE
-    assert "pip install 'mapred[dask]'" in run.err
+    assert "pip install '.[dask]' from the mapred clone" in run.err
 
 
 def test_missing_paths_win_over_the_scheduler_check(cli, no_job, monkeypatch, tmp_path):

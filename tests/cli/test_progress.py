@@ -126,3 +126,54 @@ def test_the_bar_starts_no_thread(capsys):
     bar.map_done(map_result(1))
     assert threading.active_count() == before
     bar.close()
+
+
+def test_no_time_left_until_enough_is_done(tmp_path, capsys):
+    """The first commits come in a burst after the workers' start-up: no estimate yet."""
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"x\n" * 5000)
+    bar = ProgressBar(read_text(str(path), split_size=500))
+    bar.map_done(map_result(250, 500))  # 5% done
+    early = screen(capsys)
+    assert early
+    assert not any("<" in s or "B/s" in s for s in early)
+    for _ in range(3):
+        bar.map_done(map_result(250, 500))
+    later = screen(capsys)
+    assert any("<" in s and "B/s" in s for s in later)
+    bar.close()
+
+
+def test_the_rate_is_the_average_since_the_start(tmp_path, capsys):
+    """Two quick commits after a long start: the rate counts the whole time."""
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"x\n" * 500_000)
+    bar = ProgressBar(read_text(str(path), split_size=100_000))
+    bar._bar.start_t -= 100  # the job started 100 s ago
+    bar.map_done(map_result(50_000, 100_000))
+    bar.map_done(map_result(50_000, 100_000))
+    states = screen(capsys)
+    # 200 kB in about 100 s: about 2 kB/s, never the burst's rate.
+    assert any("2.00kB/s" in s or "1.99kB/s" in s for s in states), states
+    bar.close()
+
+
+def test_the_reduce_clock_moves_while_waiting(capsys):
+    """Between reduce commits the driver's tick redraws the clock."""
+    bar = ProgressBar([])
+    bar.maps_planned(1)
+    bar.map_done(map_result(1, reducers=2))
+    capsys.readouterr()
+    bar._bar.start_t -= 5  # the reduce phase began 5 s ago
+    bar.tick()
+    assert "0/2 partitions [00:05" in capsys.readouterr().err
+    bar.close()
+
+
+def test_the_bar_leaves_room_for_the_echoed_ctrl_c(monkeypatch):
+    """A full-width bar would wrap when the terminal echoes ^C, and stay on screen."""
+    bar_class = mapred.progress._bar_class()
+    bar = bar_class(total=10, file=io.StringIO(), ncols=80)
+    assert bar.format_dict["ncols"] == 80 - mapred.progress.RIGHT_MARGIN
+    assert len(str(bar)) <= 80 - mapred.progress.RIGHT_MARGIN
+    bar.close()

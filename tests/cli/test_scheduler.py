@@ -6,6 +6,7 @@ path is tested in test_errors.py, where it runs everywhere.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -52,7 +53,11 @@ def test_a_scheduler_that_is_not_there_exits_1(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(mapred.cli, "SCHEDULER_CONNECT_SECONDS", 1)
     path = tmp_path / "t.txt"
     path.write_text("x\n")
+    started = time.monotonic()
     run = cli("wordcount", "--scheduler", "tcp://127.0.0.1:9", path)
+    waited = time.monotonic() - started
     assert run.status == 1
     assert run.err.startswith("mapred: error: cannot connect to the Dask scheduler at tcp://")
     assert run.err.count("\n") == 1
+    # The CLI's time limit (1 s here), not Dask's 30 s default: a bound, not a speed.
+    assert waited < 15

@@ -330,7 +330,7 @@ def test_importing_mapred_does_not_import_dask() -> None:
 
 
 def test_without_distributed_the_error_names_the_extra() -> None:
-    """No dask.distributed: asking for the backend is an ImportError naming mapred[dask]."""
+    """No dask.distributed: asking for the backend is an ImportError naming the dask extra."""
     code = """
 import sys
 sys.modules["distributed"] = None  # as if not installed
@@ -349,4 +349,4 @@ else:
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
-    assert "pip install 'mapred[dask]'" in run.stdout
+    assert "pip install '.[dask]'" in run.stdout

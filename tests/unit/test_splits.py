@@ -1,4 +1,4 @@
-"""Unit tests for mapred.splits: planning, reading and chunking input."""
+"""Unit tests for mapred.splits and mapred.splitreader: planning, reading and chunking input."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import itertools
 import lzma
 import os
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mapred import splits
+from mapred import splitreader
 from mapred.errors import DecodeError, MapredError
 from mapred.splits import (
     MAX_CHUNK_RECORDS,
@@ -102,8 +103,8 @@ def test_block_edges_never_change_the_lines(
     data = text.encode()
     path = write(tmp_path / "data.txt", data)
     with (
-        mock.patch.object(splits, "BLOCK_BYTES", block),
-        mock.patch.object(splits, "OVERREAD_BYTES", overread),
+        mock.patch.object(splitreader, "BLOCK_BYTES", block),
+        mock.patch.object(splitreader, "OVERREAD_BYTES", overread),
     ):
         assert read_all(read_text(path, split_size=split_size)) == reference_lines(data)
 
@@ -188,7 +189,7 @@ def test_compressed_files_are_one_split_each(
     path = write(tmp_path / f"data.txt{suffix}", compress(data))
     text_input = read_text(path, split_size=2)
     assert text_input.plan_splits() == [FileSplit(path, 0, -1, name)]
-    with mock.patch.object(splits, "BLOCK_BYTES", 3):
+    with mock.patch.object(splitreader, "BLOCK_BYTES", 3):
         assert read_all(text_input) == reference_lines(data) == ["a", "b", "", "é€", "last"]
 
 
@@ -206,7 +207,7 @@ def test_non_cuttable_encodings_are_one_split_read_correctly(tmp_path: Path, enc
     path = write(tmp_path / "wide.txt", text.encode(encoding))
     text_input = read_text(path, encoding=encoding, split_size=3)
     assert text_input.plan_splits() == [FileSplit(path, 0, -1, None)]
-    with mock.patch.object(splits, "BLOCK_BYTES", 5):
+    with mock.patch.object(splitreader, "BLOCK_BYTES", 5):
         assert read_all(text_input) == ["first", "second", "", "€ 𝄞", "last"]
 
 
@@ -249,7 +250,7 @@ def test_decode_error_line_is_exact_whatever_the_blocks(tmp_path: Path, block: i
     """The reported line does not depend on how blocks cut the file."""
     data = "é\n€\n\n𝄞\n".encode() * 5 + b"ok\n\xc3(\n"
     path = write(tmp_path / "a.txt", data)
-    with mock.patch.object(splits, "BLOCK_BYTES", block), pytest.raises(DecodeError) as info:
+    with mock.patch.object(splitreader, "BLOCK_BYTES", block), pytest.raises(DecodeError) as info:
         read_all(read_text(path, split_size=5))
     assert info.value.line == 22
 
@@ -279,7 +280,7 @@ def test_decode_error_in_utf16_names_the_line(tmp_path: Path) -> None:
     """A lone surrogate in a UTF-16 file reports its line number."""
     data = "l1\nl2\nl3\n".encode("utf-16") + b"\x00\xd8\x41\x00" + "\n".encode("utf-16-le")
     path = write(tmp_path / "a.txt", data)
-    with mock.patch.object(splits, "BLOCK_BYTES", 3), pytest.raises(DecodeError) as info:
+    with mock.patch.object(splitreader, "BLOCK_BYTES", 3), pytest.raises(DecodeError) as info:
         read_all(read_text(path, encoding="utf-16"))
     assert info.value.line == 4
     assert f"{path} line 4 as utf-16" in str(info.value)
@@ -425,7 +426,7 @@ def test_stdin_stream_in_utf16(monkeypatch: pytest.MonkeyPatch) -> None:
     """A UTF-16 stream is decoded incrementally with the same line rules."""
     stdin = io.TextIOWrapper(io.BytesIO("x\r\ny\n\nz".encode("utf-16")))
     monkeypatch.setattr(sys, "stdin", stdin)
-    with mock.patch.object(splits, "BLOCK_BYTES", 3):
+    with mock.patch.object(splitreader, "BLOCK_BYTES", 3):
         assert list(iter_stream_lines("-", "utf-16", "strict")) == ["x", "y", "", "z"]
 
 
@@ -491,3 +492,39 @@ def test_bad_chunksize_is_a_value_error_at_once(bad: object) -> None:
     """A chunksize that is not a positive int fails when iter_record_splits is called."""
     with pytest.raises(ValueError, match="chunksize must be a positive int"):
         iter_record_splits([1, 2], bad)  # type: ignore[arg-type]
+
+
+# --- URLs --------------------------------------------------------------------------------------
+
+
+def test_a_url_without_fsspec_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "fsspec", None)
+    monkeypatch.setitem(sys.modules, "fsspec.core", None)
+    with pytest.raises(ImportError, match=r"s3://b/x\.txt: .*pip install '\.\[remote\]'"):
+        read_text("s3://b/x.txt")
+
+
+def test_local_paths_and_file_urls_never_import_fsspec(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.txt", b"one\ntwo\n")
+    code = (
+        "import sys; from mapred.splits import read_text, read_split\n"
+        f"t = read_text(['{path}', 'file://{path}'], split_size=3)\n"
+        "lines = [l for s in t.plan_splits() for l in read_split(s, 'utf-8', 'strict')]\n"
+        "assert lines == ['one', 'two'] * 2, lines\n"
+        "assert 'fsspec' not in sys.modules\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_storage_options_stay_out_of_reprs_and_messages() -> None:
+    options = {"secret": "hunter2"}
+    split = FileSplit("s3://b/a.txt", 0, 10, None, options)
+    text_input = TextInput(
+        ("s3://b/a.txt",), remote_sizes={"s3://b/a.txt": 10}, storage_options=options
+    )
+    assert "hunter2" not in repr(split) + split.describe() + repr(text_input)
+    assert split == FileSplit("s3://b/a.txt", 0, 10)
+    assert text_input.plan_splits() == [split]
+    assert text_input.plan_splits()[0].storage_options == options
+    assert hash(text_input) == hash(TextInput(("s3://b/a.txt",)))
