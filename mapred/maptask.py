@@ -267,7 +267,7 @@ def _flush(
     reducers = job.spec.reducers
     add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
     if job.combiner is not None:
-        _combine(job.combiner, task, buffer, isinstance(job.mapper, TaskMapper))
+        _combine(job.combiner, task, buffer)
         add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
     all_keys = list(buffer)
     all_values = list(buffer.values())
@@ -317,23 +317,24 @@ def _unencodable(task: MapTask, keys: list[Any], values: list[Any], exc: Excepti
 
 
 def _combine(
-    combiner: Callable[[Any, Any], Any],
-    task: MapTask,
-    buffer: dict[Any, list[Any]],
-    repeated_only: bool = False,
+    combiner: Callable[[Any, Any], Any], task: MapTask, buffer: dict[Any, list[Any]]
 ) -> None:
-    """Replace each key's values with the combiner's single value, in place.
+    """Replace the values of each key that has several with the combiner's single value,
+    in place.
 
-    ``repeated_only``: leave keys with a single value alone. A task mapper has already
-    aggregated its task's records, so the combiner only has to merge keys it returned
-    more than once (it would otherwise run once per distinct key of every split).
+    A key with one value is left alone: the combiner is safe on partial groups (SPEC 1),
+    so combining one value changes nothing the reducer can tell, and most keys of a large
+    vocabulary appear once per buffer (a Python call each, for nothing). The keys with
+    several values are found by C-level passes.
     """
+    several = itertools.compress(list(buffer), map(_ONE.__lt__, map(len, buffer.values())))
     key: Any = None
     try:
-        for key, key_values in buffer.items():
-            if repeated_only and len(key_values) == 1:
-                continue
-            buffer[key] = [combiner(key, iter(key_values))]
+        for key in several:
+            buffer[key] = [combiner(key, iter(buffer[key]))]
     except BaseException as exc:
         exc.add_note(f"mapred: in the combiner, {task.describe()}, key {short_repr(key)}")
         raise
+
+
+_ONE = 1

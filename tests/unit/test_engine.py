@@ -157,13 +157,14 @@ def test_reducer_exception_names_the_key(engine: Engine) -> None:
 
 
 def test_combiner_exception_names_the_key(engine: Engine) -> None:
-    """A combiner's exception carries a note naming the combiner and the key."""
+    """A combiner's exception carries a note naming the combiner and the key (one with two
+    values: a key with one value is never combined)."""
 
     def broken(key: str, values: Iterator[int]) -> int:
         raise ZeroDivisionError(key)
 
     with pytest.raises(ZeroDivisionError) as info:
-        engine.mapreduce(words, total, ["a"], combiner=broken)
+        engine.mapreduce(words, total, ["a b a"], combiner=broken)
     assert any("in the combiner" in note and "key 'a'" in note for note in info.value.__notes__)
 
 
@@ -317,12 +318,13 @@ def test_job_arguments_on_engine_reject_engine_arguments(engine: Engine) -> None
         engine.mapreduce(words, total, ["a"], workers=3)
 
 
-def group_sizes(key: Any, values: Iterator[int]) -> tuple[int, ...]:
-    return (len(list(values)),)
+def merge_groups(key: Any, values: Iterator[tuple[tuple[int, ...], ...]]) -> tuple[Any, ...]:
+    """A combiner that keeps the values' kind (a tuple of groups) and shows its groups."""
+    return (tuple(item for groups in values for group in groups for item in group),)
 
 
-def flatten(key: Any, values: Iterator[tuple[int, ...]]) -> list[int]:
-    return [size for sizes in values for size in sizes]
+def group_sizes(key: Any, values: Iterator[tuple[tuple[int, ...], ...]]) -> list[int]:
+    return [len(group) for groups in values for group in groups]
 
 
 def test_combiner_groups_do_not_depend_on_workers_or_reducers() -> None:
@@ -330,17 +332,17 @@ def test_combiner_groups_do_not_depend_on_workers_or_reducers() -> None:
     even when a small memory_limit makes map tasks flush their buffers early."""
     data = [f"{i}" for i in range(40)]
 
-    def many(line: str) -> Iterator[tuple[int, int]]:
+    def many(line: str) -> Iterator[tuple[int, tuple[tuple[int, ...], ...]]]:
         for i in range(1000):
-            yield i % 3, int(line)
+            yield i % 3, ((int(line),),)
 
     answers = [
         list(
             mapreduce(
                 many,
-                flatten,
+                group_sizes,
                 data,
-                combiner=group_sizes,
+                combiner=merge_groups,
                 workers=w,
                 reducers=r,
                 chunksize=40,
