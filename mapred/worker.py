@@ -18,15 +18,18 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from mapred import splits
 from mapred.errors import InternalError, pack_exception, task_error
 from mapred.job import JobLoader, JobSpec, LoadedJob
-from mapred.maptask import execute_map_task
+from mapred.maptask import MapResult, MapTask, execute_map_task
 from mapred.reducetask import ReduceState, ReduceTask
 from mapred.serde import dumps, loads
 
 
 def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) -> None:
     """Serve tasks from ``conn`` until told to stop or the driver goes away."""
+    global _in_worker
+    _in_worker = True
     for fd in close_fds:  # under fork: the driver's ends of every pipe, so EOF can reach us
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -40,6 +43,7 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
+        where = "in a worker, before the task's user code ran"
         try:
             message = loads(data)
             kind = message[0]
@@ -52,14 +56,39 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
             if spec is None:
                 raise InternalError("a task arrived before its job")
             job = loader.load(spec)
+            where = f"in {message[1].describe()}"
             if kind == "map":
-                result: Any = execute_map_task(job, message[1])
+                result: Any = _run_map(job, message[1])
             else:
                 result = _serve_reduce(conn, job, message[1])
             reply = dumps(("done", result))
         except BaseException as exc:
-            reply = dumps(("error", pack_exception(task_error(exc, "in a worker"))))
+            reply = dumps(("error", pack_exception(task_error(exc, where))))
         conn.send_bytes(reply)
+
+
+def _run_map(job: LoadedJob, task: MapTask) -> MapResult:
+    """Run a map task; an input file that vanished is said to be one, not a mapper error."""
+    try:
+        return execute_map_task(job, task)
+    except OSError as exc:
+        if task.split is None or not _raised_reading_input(exc):
+            raise
+        exc.__notes__ = [
+            f"mapred: reading the input of {task.describe()}: the file was removed, "
+            "moved or made unreadable while the job ran"
+        ]
+        raise
+
+
+def _raised_reading_input(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by mapred's split reader rather than by user code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") == splits.__name__:
+            return True
+        tb = tb.tb_next
+    return False
 
 
 def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
@@ -69,6 +98,14 @@ def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
         _, map_index, batches = loads(conn.recv_bytes())  # ("commit", index, batches)
         state.add(map_index, batches)
     return state.finish()
+
+
+_in_worker = False  # set in a worker process: a job started here must not fork workers
+
+
+def in_worker() -> bool:
+    """Whether this process is a mapred worker (running a task's user code)."""
+    return _in_worker
 
 
 _workdirs: list[str] = []  # the current job's private directory, for the lifeline to remove

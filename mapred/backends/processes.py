@@ -21,15 +21,28 @@ from typing import Any
 
 from mapred.backends.base import Backend, Death, Event
 from mapred.counters import LiveCounters
+from mapred.errors import MapredError
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
 from mapred.serde import loads
-from mapred.worker import send, worker_main
+from mapred.worker import in_worker, send, worker_main
 
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 1.0  # an idle worker told to stop gets this long before SIGKILL
 START_METHODS = ("fork", "forkserver", "spawn")
+
+
+_NESTED_JOB = (
+    "mapreduce() was called inside a mapper, combiner or reducer: a mapred worker process "
+    "cannot start worker processes of its own. Run the inner job with backend='serial' "
+    "(it then runs inside this worker), or run it from your own process before or after "
+    "the outer job"
+)
+_DAEMON_PARENT = (
+    "mapreduce() cannot start worker processes from a daemonic process; use "
+    "backend='serial' here, or run the job from a non-daemonic process"
+)
 
 
 @dataclass
@@ -62,6 +75,8 @@ class ProcessBackend(Backend):
     """``workers`` processes, each serving one task at a time over a private pipe."""
 
     def __init__(self, workers: int, start_method: str | None = None) -> None:
+        if multiprocessing.current_process().daemon:
+            raise MapredError(_NESTED_JOB if in_worker() else _DAEMON_PARENT)
         self.context: BaseContext = multiprocessing.get_context(start_method)
         self.start_method = self.context.get_start_method()
         self._workers: list[_Worker | None] = [None] * workers
