@@ -9,7 +9,6 @@ every temporary file on every exit path (an error, a timeout, Ctrl-C or SIGTERM)
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -25,7 +24,7 @@ from mapred.reducetask import ReduceResult
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
-from mapred.workdirs import make_workdir
+from mapred.workdirs import make_workdir, remove_workdir
 
 if TYPE_CHECKING:
     from mapred.progress import ProgressBar
@@ -99,7 +98,7 @@ def launch_job(
             if live is not None:
                 live.close()
             if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
+                remove_workdir(workdir)
             if output_dir is not None:
                 finish_output(output_dir, succeeded)
 

@@ -59,6 +59,24 @@ def make_workdir() -> str:
     return workdir
 
 
+def remove_workdir(path: str) -> None:
+    """Remove a work directory, its owner mark last: if this process is killed halfway,
+    what is left is still marked, so a later sweep finishes the job."""
+    try:
+        names = os.listdir(path)
+    except OSError:
+        return
+    for name in names:
+        if name != OWNER_FILE:
+            entry = os.path.join(path, name)
+            if os.path.isdir(entry) and not os.path.islink(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def sweep_stale(root: str | None = None, dry_run: bool = False) -> list[str]:
     """Remove the work directories under ``root`` whose owner is gone; return their paths."""
     root = root or temp_root()
@@ -71,7 +89,7 @@ def sweep_stale(root: str | None = None, dry_run: bool = False) -> list[str]:
         path = os.path.join(root, name)
         if name.startswith(PREFIX) and _is_stale(path):
             if not dry_run:
-                shutil.rmtree(path, ignore_errors=True)
+                remove_workdir(path)
             removed.append(path)
     return removed
 
