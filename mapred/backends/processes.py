@@ -328,4 +328,5 @@ def _drop_driver_ends() -> None:
     os.close(null)
 
 
-os.register_at_fork(after_in_child=_drop_driver_ends)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_drop_driver_ends)
