@@ -135,8 +135,9 @@ def dask_bag(task: str, path: str, workers: int) -> Answer:
         if task == "index":
             docs = corpus.documents(path)
             bag = db.from_sequence(docs, npartitions=4 * workers)
+            # initial=list: a new list per key (a list value would be shared by all keys)
             folded = bag.map(lambda p: list(workloads.doc_postings(p))).flatten().foldby(
-                lambda pair: pair[0], _append, [], lambda a, b: a + b, []
+                lambda pair: pair[0], _append, list, lambda a, b: a + b, list
             )  # fmt: skip
             return workloads.summary(task, ((w, sorted(p)) for w, p in folded.compute()))
         lines = db.read_text(path, blocksize=16 * 2**20)

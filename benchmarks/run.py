@@ -105,8 +105,7 @@ WORKLOADS: dict[str, list[Entry]] = {
         Entry("api_w1", "mapreduce(), generator, workers=1", "mapred_api", "bigrams", workers=1),
         *_peers("bigrams"),
     ],
-    # Dask bag's foldby() of the postings hung on the processes scheduler: no Dask entry.
-    "index": [*_mapred("index"), *_peers("index", dask=False)],
+    "index": [*_mapred("index"), *_peers("index")],
     "twostep": [*_mapred("twostep"), *_peers("twostep")],
     "fourstep": _mapred("fourstep"),
     "pairs": _mapred("pairs", tasks=False),
