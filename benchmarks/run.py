@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--size", default="200MB", help="corpus size of the workloads")
     parser.add_argument("--index-size", default="25MB", help="the inverted index's input "
-                        "(at most --size; 25 MB gives about 4 M postings)")  # fmt: skip
+                        "(at most --size; 25 MB: about 3.6 M postings)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="runs of each contender")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list")
