@@ -101,7 +101,9 @@ WORKLOADS: dict[str, list[Entry]] = {
     "bigrams": [
         *_mapred("bigrams"),
         Entry("api_str", "mapreduce(), generator, str keys", "mapred_api", "bigrams_str"),
+        Entry("seq_str", "  same functions, sequential", "sequential", "bigrams_str"),
         Entry("tasks_str", "mapreduce(), @task_mapper, str keys", "mapred_tasks", "bigrams_str"),
+        Entry("seq_tasks_str", "  same functions, sequential", "sequential_tasks", "bigrams_str"),
         Entry("api_w1", "mapreduce(), generator, workers=1", "mapred_api", "bigrams", workers=1),
         *_peers("bigrams"),
     ],
@@ -244,7 +246,7 @@ def rounds(entries: list[Entry], path: str, size: int, args: argparse.Namespace,
                        pythons[entry.where], env)  # fmt: skip
             run.key = entry.key
             status = f"{run.elapsed:7.2f} s" if not run.error else f"FAILED {run.error}"
-            print(f"  round {round_no + 1}: {entry.key:10} {status}  "
+            print(f"  round {round_no + 1}: {entry.key:13} {status}  "
                   f"rss {run.peak_rss / MB:6.0f} MB", flush=True)  # fmt: skip
             runs.append(run)
     return runs
