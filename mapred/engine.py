@@ -281,8 +281,9 @@ def mapreduce(
         ... )
         Result({'a': 2, 'b': 1})
     """
+    called = time.monotonic()
     with Engine(workers=workers, backend=backend, start_method=start_method) as engine:
-        return _run(
+        result = _run(
             engine,
             mapper,
             reducer,
@@ -300,6 +301,8 @@ def mapreduce(
                 storage_options=storage_options,
             ),
         )
+    result.elapsed = time.monotonic() - called  # the whole call: workers started and stopped
+    return result
 
 
 def _run(
@@ -337,7 +340,7 @@ def _run(
     }
     with engine._one_job(timeout, started):
         backend = engine._ensure_backend()
-        return launch_job(
+        result = launch_job(
             backend,
             functions,
             data,
@@ -351,6 +354,8 @@ def _run(
             output_options=options.get("storage_options"),
             started=started,
         )
+    result.elapsed = time.monotonic() - started  # the result assembled, the files removed
+    return result
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

@@ -391,3 +391,14 @@ def test_serial_backend_raises_with_the_real_traceback() -> None:
     assert frames[-1] == "explode"
     assert not isinstance(info.value.__cause__, RemoteTraceback)
     assert "in the mapper" in info.value.__notes__[0]
+
+
+def test_elapsed_covers_the_whole_call() -> None:
+    """Result.elapsed includes starting and stopping the workers and building the result."""
+    import time as _time
+
+    before = _time.monotonic()
+    result = mapreduce(words, total, ["a b"], workers=2)
+    call = _time.monotonic() - before
+    assert 0 < result.elapsed <= call
+    assert result.elapsed >= 0.8 * call - 0.05  # nothing of substance was left out
