@@ -13,7 +13,7 @@
   leak fails the test that caused it instead of a later, innocent one.
 - ``neighbour`` (session): a real mapred job held mid-run beside the suite; its check,
   tests/test_neighbour.py, runs last.
-- ``engine``: a warm two-worker Engine, for the tests that share one.
+- ``engine`` / ``module_engine``: a warm two-worker Engine per test / per module.
 - ``start_method``: parametrizes a test over ``fork``, ``forkserver`` and ``spawn``.
 """
 
@@ -30,6 +30,7 @@ import psutil
 import pytest
 from hypothesis import HealthCheck, settings
 
+from mapred import Engine
 from tests.neighbour import Neighbour
 
 # ---------------------------------------------------------------------------------------------
@@ -249,6 +250,25 @@ def neighbour(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Neighbour]:
         yield job
     finally:
         job.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines shared by many test files (their job functions live in tests/oracle.py)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """A warm two-worker engine per test: a failed job replaces workers, which must not
+    outlive the test that failed it."""
+    with Engine(workers=2) as warm:
+        yield warm
+
+
+@pytest.fixture(scope="module")
+def module_engine() -> Iterator[Engine]:
+    """A warm two-worker engine per module, for hypothesis tests (one per example is slow)."""
+    with Engine(workers=2) as warm:
+        yield warm
 
 
 # ---------------------------------------------------------------------------------------------

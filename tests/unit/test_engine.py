@@ -14,23 +14,7 @@ from mapred import Engine, MapredError, increment, mapreduce, read_text
 from mapred.driver import exit_reason
 from mapred.engine import parse_size
 from mapred.errors import RemoteTraceback
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    """A warm engine per test: a failed job replaces workers, which must not outlive it."""
-    with Engine(workers=2) as warm:
-        yield warm
-
+from tests.oracle import total, words
 
 # -- bad arguments -------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from mapred.job import JobSpec, LoadedJob
 from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask, read_part
 from mapred.serde import dumps_function, make_packer
 from mapred.splits import MAX_CHUNK_RECORDS
+from tests.oracle import total
 
 FAIL_AT = 5_000
 
@@ -42,10 +43,6 @@ def fail_at(n: int) -> list[tuple[int, int]]:
     if n == FAIL_AT:
         raise LookupError(f"record {n}")
     return [(n % 10, 1)]
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
 
 
 @pytest.mark.parametrize(
