@@ -13,7 +13,7 @@ import mapred
 from mapred import Engine, MapredError, increment, mapreduce, read_text
 from mapred.driver import exit_reason
 from mapred.engine import parse_size
-from mapred.errors import RemoteTraceback
+from mapred.errors import RemoteError, RemoteTraceback
 from tests.oracle import total, words
 
 # -- bad arguments -------------------------------------------------------------------------
@@ -159,8 +159,9 @@ def test_unpicklable_exception_falls_back_to_its_text(engine: Engine) -> None:
         error.lock = threading.Lock()  # type: ignore[attr-defined]
         raise error
 
-    with pytest.raises(Exception, match="ValueError: holds a lock") as info:
+    with pytest.raises(RemoteError, match="ValueError: holds a lock") as info:
         engine.mapreduce(raise_unpicklable, total, [1])
+    assert type(info.value) is RemoteError
     assert isinstance(info.value.__cause__, RemoteTraceback)
 
 
