@@ -34,7 +34,10 @@ def start_driver(
     markers.mkdir()
     workdir = tmp_path / "work"
     workdir.mkdir()
-    env = {**os.environ, "MAPRED_TMPDIR": str(workdir), "MAPRED_START_METHOD": start_method}
+    # The driver must own its SIGTERM: the engine leaves SIGTERM to any handler already set,
+    # and coverage (measuring subprocesses in CI) would set one. So it is not measured.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("COVERAGE_")}
+    env |= {"MAPRED_TMPDIR": str(workdir), "MAPRED_START_METHOD": start_method}
     script = (
         "import multiprocessing, os, sys; "
         "multiprocessing.set_start_method(os.environ['MAPRED_START_METHOD']); "
