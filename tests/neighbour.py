@@ -120,9 +120,15 @@ class Neighbour:
         return job
 
     def changed_files(self) -> list[str]:
-        """Files of the first snapshot that are gone or changed since (should be none)."""
+        """Files of the first snapshot now gone or changed, as "name: gone" or "name: changed"."""
+        if not self.workdir.exists():
+            return [f"{self.workdir}: gone (the whole work directory)"]
         now = _snapshot(self.workdir, skip=set())
-        return sorted(name for name, seen in self.files.items() if now.get(name) != seen)
+        return sorted(
+            f"{name}: {'gone' if name not in now else 'changed'}"
+            for name, seen in self.files.items()
+            if now.get(name) != seen
+        )
 
     def release(self) -> tuple[str, str]:
         """Open the gate, let the job finish, and return its ``(stdout, stderr)``."""
