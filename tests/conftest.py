@@ -190,7 +190,7 @@ def no_leaks(request: pytest.FixtureRequest, mapred_tmpdir: Path) -> Iterator[No
     Stragglers get ``LEAK_GRACE_SECONDS`` to go away; the check polls, so a clean test costs
     almost nothing.
     """
-    if NEIGHBOUR_TEST in request.session.config.stash.get(_COLLECTED, set()):
+    if request.session.config.stash.get(_COLLECTED, False):
         request.getfixturevalue("neighbour")  # started before the first test's baseline
     processes_before = _process_keys()
     temp_before = _temp_entries(mapred_tmpdir)
@@ -226,15 +226,22 @@ def no_leaks(request: pytest.FixtureRequest, mapred_tmpdir: Path) -> Iterator[No
 # ---------------------------------------------------------------------------------------------
 # A neighbour: another mapred job running beside the suite, in the system temp directory
 
-NEIGHBOUR_TEST = "tests/test_neighbour.py::test_a_neighbour_job_survives_the_suite"
-_COLLECTED = pytest.StashKey[set[str]]()
+NEIGHBOUR_TEST = (
+    Path(__file__).parent / "test_neighbour.py",
+    "test_a_neighbour_job_survives_the_suite",
+)
+_COLLECTED = pytest.StashKey[bool]()
+
+
+def _is_neighbour_test(item: pytest.Item) -> bool:
+    return (item.path, item.name) == NEIGHBOUR_TEST
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Run the neighbour's final check last, so that every other test ran beside the job."""
-    last = [item for item in items if item.nodeid == NEIGHBOUR_TEST]
-    items[:] = [item for item in items if item.nodeid != NEIGHBOUR_TEST] + last
-    config.stash[_COLLECTED] = {item.nodeid for item in items}
+    last = [item for item in items if _is_neighbour_test(item)]
+    items[:] = [item for item in items if not _is_neighbour_test(item)] + last
+    config.stash[_COLLECTED] = bool(last)
 
 
 @pytest.fixture(scope="session")
