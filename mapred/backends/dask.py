@@ -61,9 +61,10 @@ from typing import Any, cast
 from mapred.backends.base import Backend, Death, Event, task_key
 from mapred.backends.dask_tasks import (
     TaskFailed,
+    group_partitions,
     job_spec,
     map_info,
-    map_partition,
+    pick_partition,
     run_map,
     run_reduce,
 )
@@ -99,13 +100,12 @@ DASK_DEATH = "a Dask worker died while running it or holding its output"
 
 @dataclass
 class _Running:
-    """A task on a slot: its futures, and for a reduce task, the map output it has."""
+    """A task on a slot: its futures, and for a reduce task, the map tasks it heard of."""
 
     task: MapTask | ReduceTask
     watched: DaskFuture | None = None  # done means the task is done (None: a reduce not yet sent)
     futures: list[DaskFuture] = field(default_factory=list)  # cancelled by reset()
-    parts: list[DaskFuture] = field(default_factory=list)  # a map task's output, per partition
-    received: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # map index -> parts
+    received: set[int] = field(default_factory=set)  # map indexes committed
 
 
 @dataclass(frozen=True)
@@ -143,8 +143,10 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()  # _starts is written by the client's event loop thread
         self._starts: dict[tuple[str, int, int], int] = {}  # (phase, index, attempt) -> starts
         self._job_id: str | None = None
-        self._reduces_left = 0
+        self._reduces_left = self._reducers = 0
         self._spec: DaskFuture | None = None
+        self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
+        self._groups: list[DaskFuture] | None = None  # the job's map output, grouped
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -160,7 +162,9 @@ class DaskBackend(Backend):
         with self._lock:
             self._job_id = spec.job_id
             self._starts = {}
-        self._reduces_left = spec.reducers
+        self._reduces_left = self._reducers = spec.reducers
+        self._outputs = {}
+        self._groups = None
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -176,7 +180,7 @@ class DaskBackend(Backend):
         if isinstance(task, MapTask):
             self._running[slot] = self._submit_map(slot, spec, task)
             return
-        entry = _Running(task, received=dict(task.committed))
+        entry = _Running(task, received={index for index, _ in task.committed})
         self._running[slot] = entry
         self._submit_reduce_when_complete(slot, entry)
 
@@ -203,43 +207,73 @@ class DaskBackend(Backend):
             pure=False,
         )
         info = self.client.submit(map_info, output, key=f"mapred-mapinfo-{name}", pure=False)
-        partitions = range(spec.reducers)
-        parts = self.client.map(
-            map_partition,
-            [output] * spec.reducers,
-            partitions,
-            key=[f"mapred-part-{name}-{p}" for p in partitions],
-            pure=False,
-        )
         info.add_done_callback(partial(self._finished, slot))
-        return _Running(task, watched=info, futures=[output, info, *parts], parts=parts)
+        return _Running(task, watched=info, futures=[output, info])
 
     def forward(self, slot: int, map_index: int, batches: Any) -> None:
         entry = self._running.get(slot)
         if entry is None or not isinstance(entry.task, ReduceTask):
             return
-        entry.received[map_index] = tuple(batches)
+        entry.received.add(map_index)
         self._submit_reduce_when_complete(slot, entry)
 
     def _submit_reduce_when_complete(self, slot: int, entry: _Running) -> None:
+        """Once every map task is in: one pick per group of map output, then the reduce."""
         task = entry.task
         assert isinstance(task, ReduceTask)
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
-        parts = [list(entry.received[index]) for index in range(task.n_maps)]
-        entry.received = {}
+        name = f"{self._job_id}-{task.partition}-{task.attempt}"
+        picks = [
+            self.client.submit(
+                pick_partition, group, task.partition, key=f"mapred-pick-{name}-{n}", pure=False
+            )
+            for n, group in enumerate(self._grouped(task.n_maps))
+        ]
         future = self.client.submit(
             run_reduce,
             self._spec,
             replace(task, committed=()),
-            parts,
+            picks,
             self._topic,
-            key=f"mapred-reduce-{self._job_id}-{task.partition}-{task.attempt}",
+            key=f"mapred-reduce-{name}",
             pure=False,
         )
         entry.watched = future
-        entry.futures = [future]
+        entry.futures = [future, *picks]
         future.add_done_callback(partial(self._finished, slot))
+
+    def _grouped(self, n_maps: int) -> list[DaskFuture]:
+        """The job's map output as one ``mapred-group-…`` task per worker holding some.
+
+        Made once, when the first reduce task has every map task's output. Each group
+        runs where its map results are; the backend then lets go of the map results
+        themselves (the groups hold the same batches; Dask still knows how to make them
+        again if a group dies with its worker).
+        """
+        if self._groups is not None:
+            return self._groups
+        outputs = [self._outputs[index] for index in range(n_maps)]
+        holders: dict[str, list[int]] = {}
+        who_has = self.client.who_has(outputs) if outputs else {}
+        for index, output in enumerate(outputs):
+            addresses = sorted(who_has.get(output.key, ()))
+            holders.setdefault(addresses[0] if addresses else "", []).append(index)
+        self._groups = []
+        for n, (address, indices) in enumerate(sorted(holders.items())):
+            where = {"workers": [address], "allow_other_workers": True} if address else {}
+            self._groups.append(
+                self.client.submit(
+                    group_partitions,
+                    indices,
+                    *[outputs[index] for index in indices],
+                    key=f"mapred-group-{self._job_id}-{n}",
+                    pure=False,
+                    **where,
+                )
+            )
+        self._outputs = {}
+        return self._groups
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
         """Runs in Dask's callback thread: hand the finished future to :meth:`wait`."""
@@ -312,12 +346,16 @@ class DaskBackend(Backend):
             else:
                 value = values[position]
             if isinstance(entry.task, MapTask):
-                batches = [[cast(Any, part)] for part in entry.parts]
-                value = replace(value, batches=batches)
+                # The output stays on its worker: the driver forwards a name, per partition.
+                output = entry.futures[0]
+                self._outputs[value.index] = output
+                reference: list[Any] = [output.key]
+                value = replace(value, batches=[reference] * self._reducers)
             else:
                 self._reduces_left -= 1
                 if self._reduces_left == 0:  # the job's last task: the cluster may forget it
                     self._spec = None
+                    self._groups = None
             events.append(Event(slot, "done", value))
         return events
 
@@ -367,6 +405,8 @@ class DaskBackend(Backend):
         futures = [future for entry in self._running.values() for future in entry.futures]
         self._running.clear()
         self._spec = None
+        self._outputs = {}
+        self._groups = None
         if futures:
             self._cancel(futures)
         try:
