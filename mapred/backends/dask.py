@@ -4,13 +4,15 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
 
     driver (Driver)              Dask scheduler                     Dask workers
     submit(MapTask i) ──► mapred-map-<job>-<i>-<a> ─────────► execute_map_task: the worker
-                             │                                 reads its own split
-                             ├─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
-                             └─► mapred-part-…-<p>  partition p's batches,
-                                                    kept on a worker as a future
-    forward(i, [part future]) ─► ReduceTask p waits here until every map is in, then
-                                 mapred-reduce-<job>-<p>-<a> ◄── the part futures of every
-                                 map task, in map order (Dask moves them worker to worker)
+                             │                                 reads its own split; the
+                             │                                 result (every partition's
+                             │                                 batches) stays on it
+                             └─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
+    every map task in:       mapred-group-<job>-<w>   one per worker holding map results:
+                             │                        cuts them by partition, where they are
+    ReduceTask p ──────────► mapred-pick-<job>-<p>-<a>-<w>  partition p of group w only
+                             mapred-reduce-<job>-<p>-<a> ◄── the picks of every group,
+                                 ingested in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
 
 *The driver* (:class:`~mapred.driver.Driver`) is the one scheduler, exactly as with local
@@ -20,12 +22,20 @@ stage functions (:func:`~mapred.maptask.execute_map_task`, :class:`~mapred.reduc
 run as Dask tasks, wrapped by :mod:`mapred.backends.dask_tasks` (what runs on the
 workers); this module is the driver's side.
 
-*Map output stays on the workers.* A map task's result is split into one small Dask task
-per partition; the driver receives only the counters and forwards *futures*, and a reduce
-task takes its partition of every map task as dependencies, so the shuffle goes worker to
-worker and never through the driver. The job's functions travel once per job, as the
-result of a ``mapred-spec-<job>`` task (recomputed, unlike scattered data, if every worker
-holding it dies).
+*Map output stays on the workers.* A map task's result, its batches for every partition,
+stays whole on the worker that ran it; the driver receives only the counters (a
+``mapred-mapinfo`` task) and forwards the result's *key*. Once every map task is in, the
+backend asks the scheduler which worker holds which result and submits one
+``mapred-group`` task per such worker, placed there, that cuts all of that worker's
+results by partition; a reduce task then takes one small ``mapred-pick`` task per group
+(its own partition, nothing more) as its dependencies, so the shuffle goes worker to
+worker and never through the driver. The scheduler runs about 2M + W(R + 1) + R tasks
+for M map tasks, R reduce tasks and W workers, where one Dask task per map task and
+partition made it M x R (see docs/distributed.md for the figures). The backend lets go
+of the map results once grouped: if a group dies with its worker, Dask makes it again
+from the map tasks, which then count as re-run (see *Dead workers*). The job's
+functions travel once per job, as the result of a ``mapred-spec-<job>`` task
+(recomputed, unlike scattered data, if every worker holding it dies).
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
 type, notes and traceback text) inside a :class:`~mapred.backends.dask_tasks.TaskFailed`;
@@ -196,17 +206,19 @@ class DaskBackend(Backend):
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
         # it is sent, and the records of an iterable are the user's objects, whose classes
         # it may not have (or which may do anything when unpickled).
-        output = self.client.submit(
-            run_map,
-            self._spec,
-            task.index,
-            task.attempt,
-            dumps(task),
-            self._topic,
-            key=f"mapred-map-{name}",
-            pure=False,
+        output, info = self._submit_graph(
+            {
+                f"mapred-map-{name}": (
+                    run_map,
+                    self._spec,
+                    task.index,
+                    task.attempt,
+                    dumps(task),
+                    self._topic,
+                ),
+                f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
+            }
         )
-        info = self.client.submit(map_info, output, key=f"mapred-mapinfo-{name}", pure=False)
         info.add_done_callback(partial(self._finished, slot))
         return _Running(task, watched=info, futures=[output, info])
 
@@ -224,24 +236,27 @@ class DaskBackend(Backend):
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
         name = f"{self._job_id}-{task.partition}-{task.attempt}"
-        picks = [
-            self.client.submit(
-                pick_partition, group, task.partition, key=f"mapred-pick-{name}-{n}", pure=False
-            )
+        graph: dict[str, tuple[Any, ...]] = {
+            f"mapred-pick-{name}-{n}": (pick_partition, group, task.partition)
             for n, group in enumerate(self._grouped(task.n_maps))
-        ]
-        future = self.client.submit(
-            run_reduce,
-            self._spec,
-            replace(task, committed=()),
-            picks,
-            self._topic,
-            key=f"mapred-reduce-{name}",
-            pure=False,
-        )
+        }
+        picks = list(graph)
+        reduce = (run_reduce, self._spec, replace(task, committed=()), picks, self._topic)
+        graph[f"mapred-reduce-{name}"] = reduce
+        *_, future = futures = self._submit_graph(graph)
         entry.watched = future
-        entry.futures = [future, *picks]
+        entry.futures = futures
         future.add_done_callback(partial(self._finished, slot))
+
+    def _submit_graph(self, graph: dict[str, tuple[Any, ...]]) -> list[DaskFuture]:
+        """Submit tasks that depend on each other (by key) in one message to the scheduler.
+
+        The scheduler's cost of a submission is mostly per message, not per task: a map
+        task and its ``mapinfo``, a reduce task and its picks go together. Dask's legacy
+        graph format: a tuple is a call, a key string in it stands for that task's result.
+        """
+        futures: list[DaskFuture] = self.client.get(graph, list(graph), sync=False)
+        return futures
 
     def _grouped(self, n_maps: int) -> list[DaskFuture]:
         """The job's map output as one ``mapred-group-…`` task per worker holding some.
