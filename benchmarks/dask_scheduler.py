@@ -8,7 +8,8 @@ in a process of its own so that its CPU time can be read alone (psutil). Then ru
 word-count-like job whose map tasks do almost nothing (``--maps`` map tasks of 10
 records, a few keys per record, ``--partitions`` reduce tasks): the point is the
 scheduling cost, not the data. Prints, per run, the wall time, the Dask tasks the
-scheduler ran (by key prefix), its transitions, its CPU time and that CPU per task.
+scheduler ran (by key prefix), its transitions, the results the workers fetched from each
+other (by kind: how many, bytes), the scheduler's CPU time and that CPU per task.
 
 The figures are in docs/distributed.md. On a shared machine they are noisy: compare the
 counts, and the ratios of several runs, not one wall time.
@@ -75,7 +76,14 @@ def _read(dask_scheduler: Any) -> tuple[dict[str, int], int]:
 def start_cluster(directory: str, workers: int) -> tuple[list[subprocess.Popen[bytes]], str]:
     scheduler_file = os.path.join(directory, "scheduler.json")
     python = sys.executable
-    common = {"cwd": os.getcwd(), "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    # Workers log every fetch from a peer (1,000 by default): counted after each run.
+    env = {**os.environ, "DASK_DISTRIBUTED__ADMIN__LOW_LEVEL_LOG_LENGTH": "10000000"}
+    common = {
+        "cwd": os.getcwd(),
+        "env": env,
+        "stdout": subprocess.DEVNULL,
+        "stderr": subprocess.DEVNULL,
+    }
     scheduler = subprocess.Popen(
         [
             python,
@@ -128,11 +136,38 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait()
 
 
+def _forget_fetches(dask_worker: Any) -> None:
+    dask_worker.transfer_incoming_log.clear()
+
+
+def _fetches(dask_worker: Any) -> dict[str, list[int]]:
+    """Results this worker fetched from other workers, by kind: [how many, bytes]."""
+    kinds: dict[str, list[int]] = {}
+    for fetch in dask_worker.transfer_incoming_log:
+        for key, size in fetch["keys"].items():
+            kind = kinds.setdefault(str(key).split("-")[1], [0, 0])
+            kind[0] += 1
+            kind[1] += size
+    return kinds
+
+
+def fetches(client: Any) -> dict[str, list[int]]:
+    """Results fetched worker to worker during the run (not by the driver), by kind."""
+    total: dict[str, list[int]] = {}
+    for kinds in client.run(_fetches).values():
+        for kind, (count, size) in kinds.items():
+            entry = total.setdefault(kind, [0, 0])
+            entry[0] += count
+            entry[1] += size
+    return total
+
+
 def run_once(client: Any, scheduler: psutil.Process, maps: int, partitions: int) -> dict[str, Any]:
     from mapred import mapreduce
 
     client.run_on_scheduler(_install)
     transitions_before = client.run_on_scheduler(_read)[1]
+    client.run(_forget_fetches)
     cpu = scheduler.cpu_times()
     driver_cpu = time.process_time()
     start = time.perf_counter()
@@ -160,6 +195,7 @@ def run_once(client: Any, scheduler: psutil.Process, maps: int, partitions: int)
         "tasks": total,
         "by_kind": tasks,
         "transitions": transitions - transitions_before,
+        "fetched_by_workers": fetches(client),  # kind: [results, bytes]
         "scheduler_cpu_s": round(scheduler_cpu, 2),
         "scheduler_cpu_per_task_us": round(1e6 * scheduler_cpu / max(total, 1)),
         "driver_cpu_s": round(driver, 2),

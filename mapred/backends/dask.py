@@ -156,7 +156,7 @@ class DaskBackend(Backend):
         self._reduces_left = self._reducers = 0
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
-        self._groups: list[DaskFuture] | None = None  # the job's map output, grouped
+        self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -174,7 +174,7 @@ class DaskBackend(Backend):
             self._starts = {}
         self._reduces_left = self._reducers = spec.reducers
         self._outputs = {}
-        self._groups = None
+        self._shuffle = None
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -230,65 +230,77 @@ class DaskBackend(Backend):
         self._submit_reduce_when_complete(slot, entry)
 
     def _submit_reduce_when_complete(self, slot: int, entry: _Running) -> None:
-        """Once every map task is in: one pick per group of map output, then the reduce."""
+        """Once every map task is in: the reduce task, over its pick of every group."""
         task = entry.task
         assert isinstance(task, ReduceTask)
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
-        name = f"{self._job_id}-{task.partition}-{task.attempt}"
-        graph: dict[str, tuple[Any, ...]] = {
-            f"mapred-pick-{name}-{n}": (pick_partition, group, task.partition)
-            for n, group in enumerate(self._grouped(task.n_maps))
-        }
-        picks = list(graph)
-        reduce = (run_reduce, self._spec, replace(task, committed=()), picks, self._topic)
-        graph[f"mapred-reduce-{name}"] = reduce
-        *_, future = futures = self._submit_graph(graph)
+        picks = [by_partition[task.partition] for by_partition in self._picks(task.n_maps)]
+        future = self.client.submit(
+            run_reduce,
+            self._spec,
+            replace(task, committed=()),
+            picks,
+            self._topic,
+            key=f"mapred-reduce-{self._job_id}-{task.partition}-{task.attempt}",
+            pure=False,
+        )
         entry.watched = future
-        entry.futures = futures
+        entry.futures = [future]
         future.add_done_callback(partial(self._finished, slot))
 
     def _submit_graph(self, graph: dict[str, tuple[Any, ...]]) -> list[DaskFuture]:
         """Submit tasks that depend on each other (by key) in one message to the scheduler.
 
         The scheduler's cost of a submission is mostly per message, not per task: a map
-        task and its ``mapinfo``, a reduce task and its picks go together. Dask's legacy
-        graph format: a tuple is a call, a key string in it stands for that task's result.
+        task and its ``mapinfo`` go together. Dask's legacy graph format: a tuple is a
+        call, a key string in it stands for that task's result.
         """
         futures: list[DaskFuture] = self.client.get(graph, list(graph), sync=False)
         return futures
 
-    def _grouped(self, n_maps: int) -> list[DaskFuture]:
-        """The job's map output as one ``mapred-group-…`` task per worker holding some.
+    def _picks(self, n_maps: int) -> list[list[DaskFuture]]:
+        """The job's map output, cut by partition where it is: per group, per partition.
 
-        Made once, when the first reduce task has every map task's output. Each group
-        runs where its map results are; the backend then lets go of the map results
-        themselves (the groups hold the same batches; Dask still knows how to make them
-        again if a group dies with its worker).
+        Made once, when the first reduce task has every map task's output: one
+        ``mapred-group-…`` task per worker holding map results, and on that worker, one
+        ``mapred-pick-…`` per partition (pinned there too: Dask would otherwise move a
+        whole group to wherever it runs a pick). The backend lets go of the map results
+        and the groups: the picks hold the same batches, and Dask still knows how to
+        make them again if a pick dies with its worker.
         """
-        if self._groups is not None:
-            return self._groups
+        if self._shuffle is not None:
+            return self._shuffle
         outputs = [self._outputs[index] for index in range(n_maps)]
         holders: dict[str, list[int]] = {}
         who_has = self.client.who_has(outputs) if outputs else {}
         for index, output in enumerate(outputs):
             addresses = sorted(who_has.get(output.key, ()))
             holders.setdefault(addresses[0] if addresses else "", []).append(index)
-        self._groups = []
+        self._shuffle = []
+        partitions = range(self._reducers)
         for n, (address, indices) in enumerate(sorted(holders.items())):
             where = {"workers": [address], "allow_other_workers": True} if address else {}
-            self._groups.append(
-                self.client.submit(
-                    group_partitions,
-                    indices,
-                    *[outputs[index] for index in indices],
-                    key=f"mapred-group-{self._job_id}-{n}",
-                    pure=False,
-                    **where,
-                )
+            name = f"{self._job_id}-{n}"
+            group = self.client.submit(
+                group_partitions,
+                indices,
+                *[outputs[index] for index in indices],
+                key=f"mapred-group-{name}",
+                pure=False,
+                **where,
             )
+            picks = self.client.map(
+                pick_partition,
+                [group] * self._reducers,
+                partitions,
+                key=[f"mapred-pick-{name}-{p}" for p in partitions],
+                pure=False,
+                **where,
+            )
+            self._shuffle.append(picks)
         self._outputs = {}
-        return self._groups
+        return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
         """Runs in Dask's callback thread: hand the finished future to :meth:`wait`."""
@@ -367,10 +379,13 @@ class DaskBackend(Backend):
                 reference: list[Any] = [output.key]
                 value = replace(value, batches=[reference] * self._reducers)
             else:
+                if self._shuffle is not None:  # its partition is reduced: let it go
+                    for by_partition in self._shuffle:
+                        by_partition[value.partition] = None
                 self._reduces_left -= 1
                 if self._reduces_left == 0:  # the job's last task: the cluster may forget it
                     self._spec = None
-                    self._groups = None
+                    self._shuffle = None
             events.append(Event(slot, "done", value))
         return events
 
@@ -421,7 +436,7 @@ class DaskBackend(Backend):
         self._running.clear()
         self._spec = None
         self._outputs = {}
-        self._groups = None
+        self._shuffle = None
         if futures:
             self._cancel(futures)
         try:
