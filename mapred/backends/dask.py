@@ -10,8 +10,9 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
                              └─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
     every map task in:       mapred-group-<job>-<w>   one per worker holding map results:
                              │                        cuts them by partition, where they are
-    ReduceTask p ──────────► mapred-pick-<job>-<p>-<a>-<w>  partition p of group w only
-                             mapred-reduce-<job>-<p>-<a> ◄── the picks of every group,
+                             └─► mapred-pick-<job>-<w>-<p>  partition p of group w only,
+                                                            on the same worker
+    ReduceTask p ──────────► mapred-reduce-<job>-<p>-<a> ◄── pick p of every group,
                                  ingested in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
 
@@ -27,13 +28,14 @@ stays whole on the worker that ran it; the driver receives only the counters (a
 ``mapred-mapinfo`` task) and forwards the result's *key*. Once every map task is in, the
 backend asks the scheduler which worker holds which result and submits one
 ``mapred-group`` task per such worker, placed there, that cuts all of that worker's
-results by partition; a reduce task then takes one small ``mapred-pick`` task per group
-(its own partition, nothing more) as its dependencies, so the shuffle goes worker to
-worker and never through the driver. The scheduler runs about 2M + W(R + 1) + R tasks
+results by partition, and there too one small ``mapred-pick`` task per partition; a
+reduce task takes its pick of every group (its own partition, nothing more) as its
+dependencies, so the shuffle goes worker to worker and never through the driver, and
+only picks travel. The scheduler runs about 2M + W(R + 1) + R tasks
 for M map tasks, R reduce tasks and W workers, where one Dask task per map task and
 partition made it M x R (see docs/distributed.md for the figures). The backend lets go
-of the map results once grouped: if a group dies with its worker, Dask makes it again
-from the map tasks, which then count as re-run (see *Dead workers*). The job's
+of the map results and groups once picked: if a pick dies with its worker, Dask makes it
+again from the map tasks, which then count as re-run (see *Dead workers*). The job's
 functions travel once per job, as the result of a ``mapred-spec-<job>`` task
 (recomputed, unlike scattered data, if every worker holding it dies).
 
