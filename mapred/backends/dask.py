@@ -23,20 +23,13 @@ stage functions (:func:`~mapred.maptask.execute_map_task`, :class:`~mapred.reduc
 run as Dask tasks, wrapped by :mod:`mapred.backends.dask_tasks` (what runs on the
 workers); this module is the driver's side.
 
-*Map output stays on the workers.* A map task's result, its batches for every partition,
-stays whole on the worker that ran it; the driver receives only the counters (a
-``mapred-mapinfo`` task) and forwards the result's *key*. Once every map task is in, the
-backend asks the scheduler which worker holds which result and submits one
-``mapred-group`` task per such worker, placed there, that cuts all of that worker's
-results by partition, and there too one small ``mapred-pick`` task per partition; a
-reduce task takes its pick of every group (its own partition, nothing more) as its
-dependencies, so the shuffle goes worker to worker and never through the driver, and
-only picks travel. The scheduler runs about 2M + W(R + 1) + R tasks
-for M map tasks, R reduce tasks and W workers, where one Dask task per map task and
-partition made it M x R (see docs/distributed.md for the figures). The backend lets go
-of the map results and groups once picked: if a pick dies with its worker, Dask makes it
-again from the map tasks, which then count as re-run (see *Dead workers*). The job's
-functions travel once per job, as the result of a ``mapred-spec-<job>`` task
+*Map output stays on the workers.* A map task's result stays whole on its worker; the
+driver receives only the counters (a ``mapred-mapinfo`` task) and forwards the result's
+*key*. Once every map task is in, :mod:`mapred.backends.dask_shuffle` cuts the results
+by partition on each worker that holds some (a group, then a pick per partition), and a
+reduce task depends on its pick of every group: the shuffle goes worker to worker, never
+through the driver, in about 2M + W(R + 1) + R Dask tasks (W workers), not M x R. The
+job's functions travel once per job, as the result of a ``mapred-spec-<job>`` task
 (recomputed, unlike scattered data, if every worker holding it dies).
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
@@ -71,15 +64,8 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
-from mapred.backends.dask_tasks import (
-    TaskFailed,
-    group_partitions,
-    job_spec,
-    map_info,
-    pick_partition,
-    run_map,
-    run_reduce,
-)
+from mapred.backends.dask_shuffle import cut_by_partition
+from mapred.backends.dask_tasks import TaskFailed, job_spec, map_info, run_map, run_reduce
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
@@ -207,20 +193,21 @@ class DaskBackend(Backend):
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
         # it is sent, and the records of an iterable are the user's objects, whose classes
-        # it may not have (or which may do anything when unpickled).
-        output, info = self._submit_graph(
-            {
-                f"mapred-map-{name}": (
-                    run_map,
-                    self._spec,
-                    task.index,
-                    task.attempt,
-                    dumps(task),
-                    self._topic,
-                ),
-                f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
-            }
-        )
+        # it may not have (or which may do anything when unpickled). The map task and its
+        # mapinfo go in one message (Client.get's graph: a tuple is a call, a key in it
+        # stands for that task's result): the scheduler's cost is mostly per message.
+        graph = {
+            f"mapred-map-{name}": (
+                run_map,
+                self._spec,
+                task.index,
+                task.attempt,
+                dumps(task),
+                self._topic,
+            ),
+            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
+        }
+        output, info = self.client.get(graph, list(graph), sync=False)
         info.add_done_callback(partial(self._finished, slot))
         return _Running(task, watched=info, futures=[output, info])
 
@@ -251,57 +238,12 @@ class DaskBackend(Backend):
         entry.futures = [future]
         future.add_done_callback(partial(self._finished, slot))
 
-    def _submit_graph(self, graph: dict[str, tuple[Any, ...]]) -> list[DaskFuture]:
-        """Submit tasks that depend on each other (by key) in one message to the scheduler.
-
-        The scheduler's cost of a submission is mostly per message, not per task: a map
-        task and its ``mapinfo`` go together. Dask's legacy graph format: a tuple is a
-        call, a key string in it stands for that task's result.
-        """
-        futures: list[DaskFuture] = self.client.get(graph, list(graph), sync=False)
-        return futures
-
     def _picks(self, n_maps: int) -> list[list[DaskFuture]]:
-        """The job's map output, cut by partition where it is: per group, per partition.
-
-        Made once, when the first reduce task has every map task's output: one
-        ``mapred-group-…`` task per worker holding map results, and on that worker, one
-        ``mapred-pick-…`` per partition (pinned there too: Dask would otherwise move a
-        whole group to wherever it runs a pick). The backend lets go of the map results
-        and the groups: the picks hold the same batches, and Dask still knows how to
-        make them again if a pick dies with its worker.
-        """
-        if self._shuffle is not None:
-            return self._shuffle
-        outputs = [self._outputs[index] for index in range(n_maps)]
-        holders: dict[str, list[int]] = {}
-        who_has = self.client.who_has(outputs) if outputs else {}
-        for index, output in enumerate(outputs):
-            addresses = sorted(who_has.get(output.key, ()))
-            holders.setdefault(addresses[0] if addresses else "", []).append(index)
-        self._shuffle = []
-        partitions = range(self._reducers)
-        for n, (address, indices) in enumerate(sorted(holders.items())):
-            where = {"workers": [address], "allow_other_workers": True} if address else {}
-            name = f"{self._job_id}-{n}"
-            group = self.client.submit(
-                group_partitions,
-                indices,
-                *[outputs[index] for index in indices],
-                key=f"mapred-group-{name}",
-                pure=False,
-                **where,
-            )
-            picks = self.client.map(
-                pick_partition,
-                [group] * self._reducers,
-                partitions,
-                key=[f"mapred-pick-{name}-{p}" for p in partitions],
-                pure=False,
-                **where,
-            )
-            self._shuffle.append(picks)
-        self._outputs = {}
+        """The picks of the job's map output, per group and partition (made once)."""
+        if self._shuffle is None:
+            outputs = [self._outputs[index] for index in range(n_maps)]
+            self._shuffle = cut_by_partition(self.client, self._job_id, outputs, self._reducers)
+            self._outputs = {}  # the groups hold them now: let the picks replace them
         return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
