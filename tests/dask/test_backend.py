@@ -171,6 +171,7 @@ def test_dask_tasks_grow_as_maps_plus_reducers(client: Any) -> None:
             "reduce": reducers,
         }
         assert sum(kinds.values()) + groups <= 1 + 2 * maps + workers + (workers + 1) * reducers
+    assert mapred_keys(client) == []  # picks and groups released with the job
 
 
 def test_types_come_back_exact(client: Any) -> None:
