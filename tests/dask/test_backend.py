@@ -111,69 +111,6 @@ def test_values_reach_the_reducer_in_input_order(client: Any) -> None:
     assert dict(result) == {k: [n for n in data if n % 5 == k] for k in range(5)}
 
 
-class FinishedTasks:
-    """A scheduler plugin: the Dask tasks that finished, by kind (``mapred-<kind>-…``)."""
-
-    name = "mapred-test-finished-tasks"
-
-    def __init__(self) -> None:
-        self.kinds: dict[str, int] = {}
-
-    def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
-        if start == "processing" and finish == "memory":
-            kind = str(key).split("-")[1]
-            self.kinds[kind] = self.kinds.get(kind, 0) + 1
-
-
-def count_tasks(dask_scheduler: Any) -> None:
-    dask_scheduler.add_plugin(FinishedTasks(), name=FinishedTasks.name)
-
-
-def counted_tasks(dask_scheduler: Any) -> dict[str, int]:
-    plugin = dask_scheduler.plugins[FinishedTasks.name]
-    dask_scheduler.remove_plugin(name=FinishedTasks.name)
-    kinds: dict[str, int] = plugin.kinds
-    return kinds
-
-
-def tasks_of_a_job(client: Any, maps: int, reducers: int) -> dict[str, int]:
-    """The Dask tasks, by kind, of a job of ``maps`` map tasks, counted by the scheduler."""
-    client.run_on_scheduler(count_tasks)
-    try:
-        result = mapreduce(
-            lambda n: [(n % 7, 1)],
-            total,
-            range(maps * 3),
-            chunksize=3,
-            reducers=reducers,
-            backend=client,
-        )
-    finally:
-        kinds: dict[str, int] = client.run_on_scheduler(counted_tasks)
-    assert dict(result) == {k: len(range(k, maps * 3, 7)) for k in range(7)}
-    assert result.counters["mapred"]["task_retries"] == 0
-    return kinds
-
-
-def test_dask_tasks_grow_as_maps_plus_reducers(client: Any) -> None:
-    """The shuffle costs one group task per worker and one pick per worker and reducer:
-    the scheduler's tasks grow as M + R, never as M x R (one per map task and partition)."""
-    workers = len(client.nthreads())
-    for maps, reducers in [(30, 3), (120, 3), (120, 12)]:
-        kinds = tasks_of_a_job(client, maps, reducers)
-        groups = kinds.pop("group")
-        assert 1 <= groups <= workers
-        assert kinds == {
-            "spec": 1,
-            "map": maps,
-            "mapinfo": maps,
-            "pick": groups * reducers,
-            "reduce": reducers,
-        }
-        assert sum(kinds.values()) + groups <= 1 + 2 * maps + workers + (workers + 1) * reducers
-    assert mapred_keys(client) == []  # picks and groups released with the job
-
-
 def test_types_come_back_exact(client: Any) -> None:
     """Tuples stay tuples, big ints and sets survive; keys sorted (SPEC 3, 4)."""
     data = [(1, 2), (1, 2), ("a",), ()]
