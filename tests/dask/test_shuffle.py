@@ -28,7 +28,8 @@ class FinishedTasks:
 
     def transition(self, key: Any, start: str, finish: str, *args: Any, **kwargs: Any) -> None:
         if start == "processing" and finish == "memory":
-            kind = str(key).split("-")[1]
+            name = str(key)
+            kind = name.split("-")[1] if name.startswith("mapred-") else "other"
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
 
