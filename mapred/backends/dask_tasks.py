@@ -17,7 +17,7 @@ from copy import copy
 from dataclasses import replace
 from operator import itemgetter
 
-from mapred.errors import pack_exception, short_repr, task_error
+from mapred.errors import pack_exception, safe_str, short_repr, task_error
 from mapred.job import JobLoader, JobSpec
 from mapred.maptask import MapResult, execute_map_task
 from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
@@ -90,7 +90,9 @@ def _announce(topic: str, job_id: str, phase: str, index: int, attempt: int) -> 
 def _failed(exc: BaseException) -> TaskFailed:
     """Pack a task's exception for the driver, as the local worker loop does."""
     error = task_error(exc, "on a Dask worker")
-    return TaskFailed(pack_exception(error), f"{type(error).__name__}: {short_repr(str(error))}")
+    return TaskFailed(
+        pack_exception(error), f"{type(error).__name__}: {short_repr(safe_str(error))}"
+    )
 
 
 def run_map(spec: JobSpec, index: int, attempt: int, task: bytes, topic: str) -> MapResult:
