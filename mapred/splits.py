@@ -10,6 +10,11 @@ Two kinds of input reach a map task:
   ships only the split. Streams (stdin, FIFOs, character devices) are read by the
   driver with :func:`iter_stream_lines`.
 
+Each split carries its file's identity as planned (size, modification time, inode
+and device; for a URL, its size and ETag or the like, as listed): the worker that
+reads it checks the file is still that one (:mod:`mapred.fileid`), so a file changed
+while the job runs is an ``InputChanged``, never a mixed answer.
+
 Paths are local (globs, directories, streams), or URLs of remote storage listed
 through fsspec (:mod:`mapred.storage`); ``file://`` URLs are local paths.
 
@@ -29,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from mapred import storage
+from mapred.fileid import FileIdentity
 from mapred.splitreader import (
     BLOCK_BYTES,
     COMPRESSIONS,
@@ -87,6 +93,9 @@ class TextInput:
         streams: the sources that are not regular files: ``"-"`` (stdin),
             FIFOs and character devices, read by the driver.
         remote_sizes: the size of each remote file (a URL), listed by ``read_text``.
+        remote_identities: the identity of each remote file as listed (its size and
+            ETag, generation or modification time): splits are planned on that
+            version, and workers check they read it.
         storage_options: passed to fsspec for the URLs among the sources; left out
             of ``repr`` and comparisons so that secrets stay out of messages.
     """
@@ -98,6 +107,9 @@ class TextInput:
     streams: tuple[str, ...] = ()
     remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    remote_identities: Mapping[str, FileIdentity] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -107,12 +119,15 @@ class TextInput:
 
     def total_bytes(self) -> int:
         """The size on disk of all regular files (streams are not counted)."""
-        return sum(self._size(path) for path in self.files)
+        return sum(self._identity(path).size for path in self.files)
 
-    def _size(self, path: str) -> int:
+    def _identity(self, path: str) -> FileIdentity:
+        """The file as it is now (a URL: as listed), for planning and checking."""
+        if path in self.remote_identities:
+            return self.remote_identities[path]
         if path in self.remote_sizes:
-            return self.remote_sizes[path]
-        return os.stat(path).st_size
+            return FileIdentity(self.remote_sizes[path])
+        return FileIdentity.of_stat(os.stat(path))
 
     def plan_splits(self) -> list[FileSplit]:
         """Cut every regular file into splits, in file order.
@@ -121,23 +136,26 @@ class TextInput:
         (the last split ends at the file size); compressed files and other
         encodings give one whole-file split; empty files give none. A whole-file
         split of a remote file ends at its size (workers cannot stat it cheaply).
+        Each split carries its file's identity, stated here (a URL: as listed).
         """
         files = self.files
-        sizes = [self._size(path) for path in files]
-        size = self.split_size or auto_split_size(sum(sizes))
+        identities = [self._identity(path) for path in files]
+        size = self.split_size or auto_split_size(sum(i.size for i in identities))
         cuttable = is_newline_safe(self.encoding)
         splits: list[FileSplit] = []
-        for path, nbytes in zip(files, sizes, strict=True):
+        for path, identity in zip(files, identities, strict=True):
+            nbytes = identity.size
             if nbytes == 0:
                 continue
-            options = self.storage_options if path in self.remote_sizes else None
+            remote = storage.is_url(path)
+            options = self.storage_options if remote else None
             compression = compression_of(path)
             if compression is not None or not cuttable:
-                end = nbytes if path in self.remote_sizes else -1
-                splits.append(FileSplit(path, 0, end, compression, options))
+                end = nbytes if remote else -1
+                splits.append(FileSplit(path, 0, end, compression, options, identity))
                 continue
             splits.extend(
-                FileSplit(path, start, min(start + size, nbytes), None, options)
+                FileSplit(path, start, min(start + size, nbytes), None, options, identity)
                 for start in range(0, nbytes, size)
             )
         return splits
@@ -191,20 +209,21 @@ def read_text(
         raise TypeError(f"storage_options must be a mapping or None, got {storage_options!r}")
     files: list[str] = []
     streams: list[str] = []
-    remote_sizes: dict[str, int] = {}
+    remote: dict[str, FileIdentity] = {}
     for item in items:
         path = os.fspath(item)
         if not isinstance(path, str):
             raise TypeError(f"paths must be str or os.PathLike[str], got {item!r}")
         if storage.is_url(path):
-            for url, nbytes in storage.list_files(path, storage_options):
+            for url, info in storage.list_infos(path, storage_options):
                 files.append(url)
-                remote_sizes[url] = nbytes
+                remote[url] = FileIdentity.of_info(info)
         else:
             _expand(storage.local_path(path), files, streams)
     options = dict(storage_options) if storage_options is not None else None
+    sizes = {url: identity.size for url, identity in remote.items()}
     return TextInput(
-        tuple(files + streams), encoding, errors, split_size, tuple(streams), remote_sizes, options
+        tuple(files + streams), encoding, errors, split_size, tuple(streams), sizes, options, remote
     )
 
 
