@@ -30,6 +30,7 @@ import itertools
 import marshal
 import os
 import stat
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -412,11 +413,11 @@ def _sized_chunks(records: Iterator[T], caps: Iterator[int], limit: int) -> Iter
             return
 
 
-def record_bytes(record: object) -> int:
+def record_bytes(record: Any) -> int:
     """A cheap estimate of a record's size: what bounds the automatic record splits.
 
     Its length in ``marshal`` format 2 (C code, a few ns a record, and deep: a tuple
-    holding a 1 MB string is 1 MB) for the built-in types; ``__sizeof__`` of
+    holding a 1 MB string is 1 MB) for the built-in types; ``sys.getsizeof`` of
     anything else (a class of yours: its object, not what it refers to).
     Deterministic: the same record, the same size.
 
@@ -426,8 +427,7 @@ def record_bytes(record: object) -> int:
     try:
         return len(marshal.dumps(record, _MARSHAL_VERSION))
     except ValueError:  # not a built-in type, or nested too deep
-        size: int = type(record).__sizeof__(record)
-        return size
+        return sys.getsizeof(record)
 
 
 def batch_bytes(records: list[Any]) -> int:
@@ -440,15 +440,15 @@ def batch_bytes(records: list[Any]) -> int:
         return len(marshal.dumps(records, _MARSHAL_VERSION)) - _MARSHAL_LIST_HEADER
     except ValueError:
         pass
-    kinds = set(map(type, records))
+    kinds: set[type[Any]] = set(map(type, records))
     if len(kinds) == 1:
         (kind,) = kinds
         if kind not in _MARSHAL_CONTAINERS and not _marshals(records[0]):
-            return sum(map(kind.__sizeof__, records))  # a class of yours: none marshals
+            return sum(map(sys.getsizeof, records))  # a class of yours: none marshals
     return sum(map(record_bytes, records))
 
 
-def _marshals(record: object) -> bool:
+def _marshals(record: Any) -> bool:
     try:
         marshal.dumps(record, _MARSHAL_VERSION)
     except ValueError:

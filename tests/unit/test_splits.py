@@ -25,18 +25,23 @@ from mapred import splitreader
 from mapred.errors import DecodeError, InputChanged, MapredError
 from mapred.fileid import FileIdentity
 from mapred.splits import (
+    FIRST_CHUNK_RECORDS,
     MAX_CHUNK_RECORDS,
+    MAX_RECORD_SPLIT_BYTES,
     MAX_SPLIT_BYTES,
     MIB,
     MIN_SPLIT_BYTES,
     TARGET_SPLITS,
     FileSplit,
     TextInput,
+    _sized_chunks,
     auto_split_size,
+    batch_bytes,
     iter_record_splits,
     iter_stream_lines,
     read_split,
     read_text,
+    record_bytes,
 )
 
 # Text with the characters that matter: newlines, carriage returns, multi-byte UTF-8.
@@ -632,3 +637,101 @@ def test_remote_identities_use_the_stores_stamp() -> None:
         FileIdentity(5, stamp=("ETag", '"e2"'))
     ) == ['ETag "e1" -> "e2"']
     assert FileIdentity(5).changes(FileIdentity(5, stamp=("ETag", "x"))) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Automatic record splits: bounded in bytes as well as records
+
+
+class Counted:
+    """An iterable that counts the records pulled from it."""
+
+    def __init__(self, records: list[object]) -> None:
+        self.records = records
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[object]:
+        for record in self.records:
+            self.pulled += 1
+            yield record
+
+
+def test_records_of_a_megabyte_make_splits_of_a_few_megabytes() -> None:
+    records = [bytes([i]) * MIB for i in range(40)]
+    sizes = [len(split) for split in iter_record_splits(records, None)]
+    per_split = -(-MAX_RECORD_SPLIT_BYTES // record_bytes(records[0]))
+    assert per_split == 4
+    assert sizes == [per_split] * 10
+    assert [r for split in iter_record_splits(records, None) for r in split] == records
+
+
+def test_the_byte_bound_also_holds_for_records_inside_tuples() -> None:
+    records = [(i, "v" * MIB) for i in range(12)]
+    assert [len(split) for split in iter_record_splits(records, None)] == [4, 4, 4]
+
+
+def test_large_records_are_not_read_far_ahead() -> None:
+    """While a split of 1 MB records is handed out, little more than it was pulled."""
+    source = Counted([b"r" * MIB for _ in range(30)])
+    splits = iter_record_splits(source, None)
+    first = next(splits)
+    assert len(first) == 4
+    assert source.pulled <= 2 * len(first)
+    second = next(splits)
+    assert source.pulled <= len(first) + 2 * len(second)
+
+
+def test_an_explicit_chunksize_is_records_only() -> None:
+    records = ["x" * MIB] * 10
+    assert [len(split) for split in iter_record_splits(records, 3)] == [3, 3, 3, 1]
+
+
+def test_small_records_keep_the_record_schedule() -> None:
+    sizes = [len(split) for split in iter_record_splits(range(70_000), None)]
+    assert sizes[:8] == [FIRST_CHUNK_RECORDS << k for k in range(8)]
+    assert set(sizes[8:-1]) == {MAX_CHUNK_RECORDS}
+
+
+def reference_splits(sizes: list[int], caps: list[int], limit: int) -> list[int]:
+    """Split lengths, record by record: at the cap, or at the record reaching the limit."""
+    lengths: list[int] = []
+    position = 0
+    for cap in caps:
+        count = nbytes = 0
+        while position < len(sizes) and count < cap and nbytes < limit:
+            nbytes += sizes[position]
+            count += 1
+            position += 1
+        if not count:
+            break
+        lengths.append(count)
+    return lengths
+
+
+@given(
+    st.lists(st.integers(0, 3000), max_size=300),
+    st.integers(1, 5000),
+    st.lists(st.integers(1, 40), min_size=1, max_size=5),
+)
+@settings(max_examples=200, deadline=None)
+def test_boundaries_depend_only_on_the_record_sizes(
+    lengths: list[int], limit: int, caps: list[int]
+) -> None:
+    """Against a record-by-record oracle, whatever the records' sizes and order."""
+    records = [b"x" * n for n in lengths]
+    sizes = [record_bytes(r) for r in records]
+    cap_list = caps * (len(records) + 1)
+    got = [len(s) for s in _sized_chunks(iter(records), iter(cap_list), limit)]
+    assert got == reference_splits(sizes, cap_list, limit)
+    again = [len(s) for s in _sized_chunks(iter(list(records)), iter(cap_list), limit)]
+    assert again == got
+
+
+def test_batch_bytes_adds_up_record_bytes() -> None:
+    class Mine:
+        pass
+
+    mixed: list[object] = [(1, "a"), [1, "é" * 5], {"k": b"v" * 9}, "s", 3.5, None, Mine()]
+    for records in (mixed, [Mine(), Mine()], [(i, "ab") for i in range(100)], ["x"] * 9):
+        assert batch_bytes(records) == sum(map(record_bytes, records))
+    assert record_bytes(("key", "v" * MIB)) > MIB
