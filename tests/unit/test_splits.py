@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 from mapred import splitreader
 from mapred.errors import DecodeError, InputChanged, MapredError
 from mapred.fileid import FileIdentity
+from mapred.recordsplits import _sized_chunks
 from mapred.splits import (
     FIRST_CHUNK_RECORDS,
     MAX_CHUNK_RECORDS,
@@ -34,7 +35,6 @@ from mapred.splits import (
     TARGET_SPLITS,
     FileSplit,
     TextInput,
-    _sized_chunks,
     auto_split_size,
     batch_bytes,
     iter_record_splits,
