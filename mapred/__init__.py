@@ -12,7 +12,14 @@ Result({'a': 1, 'b': 3, 'c': 1})
 
 from mapred.counters import increment
 from mapred.engine import Engine, mapreduce
-from mapred.errors import DecodeError, InternalError, JobTimeout, MapredError, WorkerLost
+from mapred.errors import (
+    DecodeError,
+    InputChanged,
+    InternalError,
+    JobTimeout,
+    MapredError,
+    WorkerLost,
+)
 from mapred.job import task_mapper
 from mapred.result import OutputResult, Result
 from mapred.splits import TextInput, read_text
@@ -22,6 +29,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DecodeError",
     "Engine",
+    "InputChanged",
     "InternalError",
     "JobTimeout",
     "MapredError",
