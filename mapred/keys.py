@@ -114,7 +114,7 @@ def sort_keys(keys: list[Any]) -> str:
     [None, 1.5, 3, 'a', 'b', (1, 2)]
     """
     native, family = _describe(keys)
-    if family == "tuple:str" and not _joined_has(keys, _SEP):
+    if family == "tuple:str" and min(map(len, keys)) > 0 and not _joined_has(keys, _SEP):
         keys.sort(key=_SEP.join)  # see _SEP
         return family
     if native:
@@ -130,7 +130,8 @@ def sort_keys(keys: list[Any]) -> str:
 
 # Tuples of str sort as fast as str: joined by a character that is below every other and
 # in none of them, they compare as the tuples do (a shorter item is a prefix that ends in
-# _SEP or at the end, before any longer one). Comparing tuples item by item costs 4x more.
+# _SEP or at the end, before any longer one). Only () and ("",) would join alike: with an
+# empty tuple the tuples sort as tuples. Comparing tuples item by item costs 4x more.
 _SEP = "\x00"
 
 

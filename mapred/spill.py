@@ -79,8 +79,9 @@ def read_run(path: str) -> Iterator[Item]:
 
 def in_pieces(keys: list[Any], values: list[list[Any]]) -> Iterator[Item]:
     """Sorted groups held in memory, as the items of a run."""
-    cut_keys, cut_values = _cut_long(keys, values)
-    return zip(cut_keys, cut_values, strict=True)
+    if max(map(len, values), default=0) > RUN_PIECE_VALUES:
+        keys, values = _cut_long(keys, values)
+    return zip(keys, values, strict=True)
 
 
 def merge_runs(

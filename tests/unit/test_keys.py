@@ -322,8 +322,9 @@ def test_sort_keys_falls_back_when_families_meet(keys: list[Any]) -> None:
     [
         [("ab",), ("a", "b"), ("a",), ("a", ""), ("", "z"), (), ("a\x01",), ("b",)],
         [("a\x00", "b"), ("a",), ("a", "\x00")],
+        [("",), (), ("", ""), ("a",)],
     ],
-    ids=["joined", "with the separator"],
+    ids=["joined", "with the separator", "with the empty tuple"],
 )
 def test_tuples_of_str_sort_as_tuples(keys: list[tuple[str, ...]]) -> None:
     """The joined-string fast path for tuples of str gives the tuples' own order."""
