@@ -1,0 +1,108 @@
+"""Reopen a finished ``output=DIR`` result from another program: :func:`open_output`.
+
+A successful job with ``output=DIR`` leaves, besides its part files and ``_SUCCESS``, a
+small ``_JOB.json``: what the parts hold (values by key, or emitted pairs), how the keys
+compare, the counters and the elapsed time. JSON, not pickle: reopening a directory
+never runs code from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mapred import storage
+from mapred.errors import MapredError
+from mapred.keys import checked_partitioner, partition_for
+from mapred.output import part_name
+from mapred.pairs import OutputPairs
+from mapred.result import OutputResult
+
+JOB_FILE = "_JOB.json"
+FORMAT = 1  # the version of _JOB.json's layout
+
+
+def write_job_file(
+    directory: str,
+    *,
+    kind: str,
+    parts: int,
+    natural: bool,
+    custom_partitioner: bool,
+    counters: Mapping[str, Mapping[str, int]],
+    elapsed: float,
+    options: Mapping[str, Any] | None,
+) -> None:
+    """Record what a finished output directory holds (``kind``: "values" or "pairs")."""
+    record = {
+        "format": FORMAT,
+        "kind": kind,
+        "parts": parts,
+        "natural": natural,
+        "custom_partitioner": custom_partitioner,
+        "counters": counters,
+        "elapsed": elapsed,
+    }
+    temp = storage.join(directory, f".{JOB_FILE}.tmp")
+    with storage.open_write_temp(temp, options) as file:
+        file.write(json.dumps(record, sort_keys=True).encode())
+    storage.commit(temp, storage.join(directory, JOB_FILE), options)
+
+
+def open_output(
+    directory: str | os.PathLike[str],
+    *,
+    partitioner: Callable[[Any, int], int] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> OutputResult | OutputPairs:
+    """Open the result a job wrote with ``output=DIR``, as the job returned it.
+
+    Args:
+        directory: the job's output directory (a local path or an fsspec URL).
+        partitioner: the job's own partitioner, if it had one: ``result[key]`` needs it
+            to find the part that holds a key (iteration does not).
+        storage_options: fsspec options for a URL.
+
+    Returns:
+        An :class:`mapred.OutputResult` (a mapping in key order) for a job whose last
+        step returns one value per key; an :class:`mapred.OutputPairs` for one that
+        emits pairs or is map-only.
+
+    Raises:
+        MapredError: the directory holds no complete mapred output.
+    """
+    path = storage.local_path(os.fspath(directory))
+    if not storage.is_url(path):
+        path = os.path.abspath(path)
+    try:
+        with storage.open_read(storage.join(path, JOB_FILE), storage_options) as file:
+            record = json.loads(file.read())
+        complete = storage.exists(storage.join(path, "_SUCCESS"), storage_options)
+    except (OSError, ValueError) as exc:
+        raise MapredError(f"{path!r} is not the output of a finished mapred job ({exc})") from exc
+    if not complete or record.get("format") != FORMAT:
+        raise MapredError(f"{path!r} is not the output of a finished mapred job")
+    parts = [storage.join(path, part_name(index)) for index in range(record["parts"])]
+    counters = record["counters"]
+    if record["kind"] == "pairs":
+        return OutputPairs(path, parts, counters, record["elapsed"], storage_options)
+    reducers = record["parts"]
+    partition: Callable[[Any], int]
+    if partitioner is not None:
+        partition = checked_partitioner(partitioner, reducers)
+    elif record["custom_partitioner"]:
+        partition = _needs_partitioner
+    else:
+        partition = lambda key: partition_for(key, reducers)  # noqa: E731
+    return OutputResult(
+        path, parts, counters, record["elapsed"], partition, record["natural"], storage_options
+    )
+
+
+def _needs_partitioner(key: Any) -> int:
+    raise MapredError(
+        "this output was written with a partitioner of its own: to look keys up, "
+        "pass it as open_output(directory, partitioner=...)"
+    )
