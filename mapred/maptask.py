@@ -107,7 +107,7 @@ def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     split = task.split
     path = split.path if split is not None else None
     context = TaskContext("map", spec.step, task.index, task.attempt, path)
-    if split is not None and split.compression is None and not task.with_path:
+    if split is not None:
         context._split = split
     with task_counters() as counters, running_task(context):
         if spec.reducers == 0 or spec.tagged:
