@@ -33,6 +33,7 @@ class Run:
     peak_rss: int  # bytes, summed over the process tree
     answer: dict[str, Any] = field(default_factory=dict)
     error: str = ""
+    key: str = ""  # the workload entry it measures (run.py)
 
 
 def tree_rss(root: psutil.Process) -> int:

@@ -1,26 +1,27 @@
-"""The benchmark suite: mapred against its peers, scaling, and the memory targets.
+"""The benchmark suite: mapred's workloads against their baselines and peers, and more.
 
 One command (from the repository root, in the project's virtualenv)::
 
-    python -m benchmarks                     # the full suite at 200 MB, 3 rounds
-    python -m benchmarks --size 50MB --rounds 1 --skip scaling,memory   # a quick look
+    python -m benchmarks                                # everything at 200 MB, 3 rounds
+    python -m benchmarks --size 20MB --rounds 1 --skip scaling   # quick: a few minutes
 
 What it does:
 
-1. builds the corpus (``benchmarks/corpus.py``) at each size it needs;
-2. *compare*: for word count and bigram count, runs every contender once per round,
-   alternating the order from round to round, and prints the median time of each,
-   its ratio to ``mapred``, MB/s and the peak RSS of its whole process tree;
+1. builds the corpus (``benchmarks/corpus.py``, real text whose vocabulary grows with
+   its size) at each size it needs;
+2. *workloads* (``benchmarks/workloads.py``): word count, bigram count (tuple and str
+   keys, 1 and 2 workers), inverted index, a two-step and a four-step job, and a
+   many-pairs job; each contender once per round, in an order that rotates; prints the
+   median time of each, its speedup over the same functions run sequentially and over
+   a one-process script, the peak RSS of its process tree, the engine's CPU per record,
+   the driver's share, and the targets of issues #11 and #12 with pass/fail;
 3. *start-up*: a job of 10 records, worker processes started and stopped included;
-   *engine*: ``mapreduce()`` with a generator mapper and combiner against the same
-   functions run sequentially, at ``--engine-size`` (default 50 MB): the speedup, and
-   the engine's overhead per input record;
 4. *scaling*: ``mapred wordcount`` at 25/50/100/200 MB (and 1 GB with ``--big``), and
    at 1 and 2 workers;
 5. *memory*: word count of 1 GB with 2 workers (target: total peak RSS < 300 MB) and 20 M
    distinct keys with ``memory_limit="256MB"`` (target: < 1 GB), with ``--big``;
-6. writes the results as JSON to ``benchmarks/results/`` and the plot to
-   ``docs/img/scaling.png`` (matplotlib, the ``bench`` extra).
+6. writes the results as JSON to ``benchmarks/results/`` and, when the scaling section
+   ran, the plot to ``docs/img/scaling.png`` (matplotlib, the ``bench`` extra).
 
 Peers run from the virtualenv made by ``benchmarks/setup_peers.sh`` (``--peers-python``);
 a peer that is not installed there is skipped with a note. mapred's own work directory
@@ -39,7 +40,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks import corpus
+from benchmarks import corpus, report
 from benchmarks.measure import Run, measure
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,92 +49,175 @@ CONTENDERS_PY = os.path.join(HERE, "contenders.py")
 RESULTS = os.path.join(HERE, "results")
 PLOT = os.path.join(ROOT, "docs", "img", "scaling.png")
 DEFAULT_PEERS_PYTHON = os.environ.get("MAPRED_BENCH_VENV", "/work/bench-venv") + "/bin/python"
-
-BOTH = ("wordcount", "bigrams")
-# (contender, label, which python, the module it needs there, tasks)
-COMPARE = [
-    ("mapred_cli", "mapred wordcount (CLI)", "project", "mapred.cli", ("wordcount",)),
-    ("mapred_tasks", "mapred mapreduce(), task_mapper", "project", "mapred", BOTH),
-    ("mapred_api", "mapred mapreduce(), per-line mapper", "project", "mapred", BOTH),
-    ("single", "1 process: Counter + re.findall", "peers", "re", ("wordcount", "bigrams")),
-    ("single_regex", "1 process: Counter + regex.findall", "peers", "regex", ("wordcount",)),
-    ("pool", "multiprocessing.Pool, Counter/chunk", "peers", "re", ("wordcount", "bigrams")),
-    ("dask_bag", "Dask bag (processes)", "peers", "dask.bag", ("wordcount", "bigrams")),
-    ("spark", "PySpark local[N]", "peers", "pyspark", ("wordcount", "bigrams")),
-    ("mrjob", "mrjob (local runner)", "peers", "mrjob", ("wordcount",)),
-]
 MB = 10**6
+TIMEOUT = [1800.0]  # --timeout, seconds per run
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One contender of a workload: what runs, where, and how it is labelled."""
+
+    key: str  # unique within the workload; the targets name it
+    label: str
+    contender: str  # a name in contenders.py
+    task: str  # a task of workloads.py
+    where: str = "project"  # "project" (mapred's venv) or "peers"
+    module: str = "mapred"  # must import there
+    workers: int | None = None  # None: --workers
+
+
+def _peers(task: str, *, spark: bool = True, dask: bool = True) -> list[Entry]:
+    found = [
+        Entry("single", "1 process: Counter/dict script", "single", task, "peers", "collections"),
+        Entry("pool", "multiprocessing.Pool, hand-written", "pool", task, "peers", "collections"),
+    ]
+    if dask:
+        found.append(Entry("dask", "Dask bag (processes)", "dask_bag", task, "peers", "dask.bag"))
+    if spark:
+        found.append(Entry("spark", "PySpark local[N]", "spark", task, "peers", "pyspark"))
+    return found
+
+
+def _mapred(task: str, tasks: bool = True) -> list[Entry]:
+    found = [
+        Entry("api", "mapreduce(), per-record generator", "mapred_api", task),
+        Entry("seq", "  same functions, sequential", "sequential", task),
+    ]
+    if tasks:
+        found += [
+            Entry("tasks", "mapreduce(), @task_mapper", "mapred_tasks", task),
+            Entry("seq_tasks", "  same functions, sequential", "sequential_tasks", task),
+        ]
+    return found
+
+
+WORKLOADS: dict[str, list[Entry]] = {
+    "wordcount": [
+        Entry("cli", "mapred wordcount --pattern '\\S+'", "mapred_cli", "wordcount"),
+        *_mapred("wordcount"),
+        *_peers("wordcount"),
+        Entry("mrjob", "mrjob (local runner)", "mrjob", "wordcount", "peers", "mrjob"),
+    ],
+    "bigrams": [
+        *_mapred("bigrams"),
+        Entry("api_str", "mapreduce(), generator, str keys", "mapred_api", "bigrams_str"),
+        Entry("seq_str", "  same functions, sequential", "sequential", "bigrams_str"),
+        Entry("tasks_str", "mapreduce(), @task_mapper, str keys", "mapred_tasks", "bigrams_str"),
+        Entry("seq_tasks_str", "  same functions, sequential", "sequential_tasks", "bigrams_str"),
+        Entry("api_w1", "mapreduce(), generator, workers=1", "mapred_api", "bigrams", workers=1),
+        *_peers("bigrams"),
+    ],
+    "index": [*_mapred("index"), *_peers("index")],
+    "twostep": [*_mapred("twostep"), *_peers("twostep")],
+    "fourstep": _mapred("fourstep"),
+    "pairs": _mapred("pairs", tasks=False),
+}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--size", default="200MB", help="corpus size for the comparison")
+    parser.add_argument("--size", default="200MB", help="corpus size of the workloads")
+    parser.add_argument("--index-size", default="25MB", help="the inverted index's input "
+                        "(at most --size; 25 MB: about 3.6 M postings)")  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="runs of each contender")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--engine-size", default="50MB")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma list")
     parser.add_argument("--scaling-sizes", default="25MB,50MB,100MB,200MB")
     parser.add_argument("--big", action="store_true", help="also 1 GB and 20 M distinct keys")
     parser.add_argument(
-        "--skip", default="", help="comma list of: compare,startup,engine,scaling,memory"
+        "--skip", default="", help="comma list of: workloads,startup,scaling,memory"
     )
-    parser.add_argument("--only", default="", help="comma list of contenders to compare")
+    parser.add_argument("--only", default="", help="comma list of entry keys (api,seq,...)")
     parser.add_argument("--peers-python", default=DEFAULT_PEERS_PYTHON)
-    parser.add_argument("--mrjob-max-size", default="200MB", help="mrjob is slow: cap its input")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
+    parser.add_argument("--mrjob-max-size", default="25MB", help="mrjob is slow: cap its input")
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
+    TIMEOUT[0] = args.timeout
     os.makedirs(os.path.join(RESULTS, "tmp"), exist_ok=True)
     env = dict(os.environ, MAPRED_TMPDIR=os.path.join(RESULTS, "tmp"), PYTHONPATH=ROOT)
-    report: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args)}
-    print(f"corpus seed: {', '.join(corpus.seed_sources())}")
+    results: dict[str, Any] = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "args": vars(args)}
+    print(corpus.describe())
     pythons = {"project": sys.executable, "peers": args.peers_python}
-    available = _available(pythons)
     size = corpus.parse_mb(args.size)
 
-    if "compare" not in skip:
-        path = corpus.build(size)
+    if "workloads" not in skip:
         only = set(filter(None, args.only.split(",")))
-        chosen = [c for c in COMPARE if not only or c[0] in only]
-        for task in ("wordcount", "bigrams"):
-            runs = compare(task, path, size, chosen, args, pythons, available, env)
-            report[f"compare_{task}"] = [dataclasses.asdict(r) for r in runs]
+        measured: dict[str, list[Run]] = {}
+        for name in filter(None, args.workloads.split(",")):
+            nbytes = min(size, corpus.parse_mb(args.index_size)) if name == "index" else size
+            path = corpus.build(nbytes)
+            if name == "index":
+                corpus.documents(path)
+            words, bigrams = _vocabulary(path, results)
+            print(
+                f"\n== {name}, {corpus.label(nbytes)} ({words:,} distinct words, "
+                f"{bigrams:,} distinct bigrams), workers={args.workers}, {args.rounds} rounds"
+            )
+            entries = [e for e in WORKLOADS[name] if not only or e.key in only]
+            entries = _runnable(entries, nbytes, args, pythons)
+            measured[name] = rounds(entries, path, nbytes, args, pythons, env)
+            report.table(name, nbytes, entries, measured[name])
+            results[f"workload_{name}"] = [dataclasses.asdict(r) for r in measured[name]]
+        results["targets"] = report.targets(measured)
     if "startup" not in skip:
-        report["startup"] = startup(args, pythons, env)
-    if "engine" not in skip:
-        report["engine"] = engine(corpus.parse_mb(args.engine_size), args, pythons, env)
+        results["startup"] = startup(args, pythons, env)
     if "scaling" not in skip:
         sizes = [corpus.parse_mb(s) for s in args.scaling_sizes.split(",")]
         if args.big:
             sizes.append(1000 * MB)
-        report["scaling"] = scaling(sizes, args, pythons, env)
+        results["scaling"] = scaling(sizes, args, pythons, env)
     if "memory" not in skip and args.big:
-        report["memory"] = memory(args, pythons, env)
-    os.makedirs(RESULTS, exist_ok=True)
+        results["memory"] = memory(args, pythons, env)
     out = os.path.join(RESULTS, time.strftime("bench-%Y%m%d-%H%M%S.json"))
     with open(out, "w") as file:
-        json.dump(report, file, indent=1)
+        json.dump(results, file, indent=1)
     print(f"\nresults: {out}")
-    if "scaling" in report:
-        plot(report, PLOT)
+    if "scaling" in results:
+        report.plot(results, PLOT)
     return 0
 
 
-def _available(pythons: dict[str, str]) -> dict[str, str]:
-    """Which (python, module) pairs import: module -> "" if it does, else a note."""
-    notes = {}
-    for _, _, where, module, _ in COMPARE:
-        python = pythons[where]
+def _vocabulary(path: str, results: dict[str, Any]) -> tuple[int, int]:
+    """Distinct words and bigrams of a corpus file (computed once per run)."""
+    stats = results.setdefault("corpus", {})
+    if path not in stats:
+        stats[path] = corpus.stats(path)
+    return stats[path][1], stats[path][2]
+
+
+def _runnable(entries: list[Entry], size: int, args: argparse.Namespace,
+              pythons: dict[str, str]) -> list[Entry]:  # fmt: skip
+    """The entries whose Python and module are there; print a note for the others."""
+    kept = []
+    for entry in entries:
+        python = pythons[entry.where]
+        note = ""
         if not os.path.exists(python):
-            notes[f"{where}:{module}"] = f"no {python} (run benchmarks/setup_peers.sh)"
-            continue
-        probe = subprocess.run(
-            [python, "-c", f"import {module}"], capture_output=True, text=True, cwd=ROOT
-        )
-        notes[f"{where}:{module}"] = "" if probe.returncode == 0 else f"{module} not installed"
-    if not _java():
-        notes["peers:pyspark"] = notes.get("peers:pyspark") or "no java on PATH"
-    return notes
+            note = f"no {python} (run benchmarks/setup_peers.sh)"
+        elif not _imports(python, entry.module):
+            note = f"{entry.module} not installed in {python}"
+        elif entry.contender == "spark" and not _java():
+            note = "no java on PATH"
+        elif entry.contender == "mrjob" and size > corpus.parse_mb(args.mrjob_max_size):
+            note = f"skipped above --mrjob-max-size {args.mrjob_max_size}"
+        if note:
+            print(f"  skip {entry.label.strip()}: {note}")
+        else:
+            kept.append(entry)
+    return kept
+
+
+_IMPORTS: dict[tuple[str, str], bool] = {}
+
+
+def _imports(python: str, module: str) -> bool:
+    if (python, module) not in _IMPORTS:
+        probe = subprocess.run([python, "-c", f"import {module}"], capture_output=True, cwd=ROOT)
+        _IMPORTS[python, module] = probe.returncode == 0
+    return _IMPORTS[python, module]
 
 
 def _java() -> bool:
@@ -146,65 +230,26 @@ def _java() -> bool:
 def _run(contender: str, task: str, path: str, size: int, workers: int, python: str,
          env: dict[str, str], extra_env: dict[str, str] | None = None) -> Run:  # fmt: skip
     argv = [python, CONTENDERS_PY, contender, task, path, str(workers)]
-    return measure(argv, contender, task, size, workers, env={**env, **(extra_env or {})})
+    return measure(argv, contender, task, size, workers, env={**env, **(extra_env or {})},
+                   timeout=TIMEOUT[0])  # fmt: skip
 
 
-def compare(task: str, path: str, size: int, chosen: list[Any], args: argparse.Namespace,
-            pythons: dict[str, str], available: dict[str, str],
-            env: dict[str, str]) -> list[Run]:  # fmt: skip
-    """Every contender once per round, in an order that rotates; print the medians."""
-    entries = []
-    print(f"\n== {task}, {corpus.label(size)}, workers={args.workers}, {args.rounds} rounds")
-    for name, label, where, module, tasks in chosen:
-        if task not in tasks:
-            continue
-        note = available.get(f"{where}:{module}", "")
-        if name == "mrjob" and size > corpus.parse_mb(args.mrjob_max_size):
-            note = note or f"skipped above --mrjob-max-size {args.mrjob_max_size}"
-        if note:
-            print(f"  skip {label}: {note}")
-            continue
-        entries.append((name, label, pythons[where]))
+def rounds(entries: list[Entry], path: str, size: int, args: argparse.Namespace,
+           pythons: dict[str, str], env: dict[str, str]) -> list[Run]:  # fmt: skip
+    """Every entry once per round, in an order that rotates from round to round."""
     runs: list[Run] = []
     for round_no in range(args.rounds):
         shift = round_no % max(1, len(entries))
-        for name, _, python in entries[shift:] + entries[:shift]:
-            run = _run(name, task, path, size, args.workers, python, env)
+        for entry in entries[shift:] + entries[:shift]:
+            workers = entry.workers or args.workers
+            run = _run(entry.contender, entry.task, path, size, workers,
+                       pythons[entry.where], env)  # fmt: skip
+            run.key = entry.key
             status = f"{run.elapsed:7.2f} s" if not run.error else f"FAILED {run.error}"
-            print(f"  round {round_no + 1}: {name:14} {status}  rss {run.peak_rss / MB:6.0f} MB")
+            print(f"  round {round_no + 1}: {entry.key:13} {status}  "
+                  f"rss {run.peak_rss / MB:6.0f} MB", flush=True)  # fmt: skip
             runs.append(run)
-    print_table(task, size, entries, runs)
     return runs
-
-
-def _median(runs: list[Run], name: str) -> tuple[float, float] | None:
-    ok = [r for r in runs if r.contender == name and not r.error]
-    if not ok:
-        return None
-    return statistics.median(r.elapsed for r in ok), statistics.median(r.peak_rss for r in ok)
-
-
-def print_table(task: str, size: int, entries: list[Any], runs: list[Run]) -> None:
-    base = _median(runs, "mapred_cli" if task == "wordcount" else "mapred_tasks")
-    answers = {
-        json.dumps(r.answer.get("top")) for r in runs if r.answer and r.contender != "dask_bag"
-    }
-    print(f"\n{task}, {corpus.label(size)}: median of each; ratio = its time / mapred's "
-          f"(above 1: mapred is faster)")  # fmt: skip
-    print(
-        f"| {'contender':38} | {'time s':>7} | {'ratio':>6} | {'MB/s':>6} | {'peak RSS MB':>11} |"
-    )
-    print(f"|{'-' * 40}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 13}|")
-    for name, label, _ in entries:
-        med = _median(runs, name)
-        if med is None:
-            print(f"| {label:38} | {'failed':>7} | {'':>6} | {'':>6} | {'':>11} |")
-            continue
-        seconds, rss = med
-        ratio = f"{seconds / base[0]:.2f}" if base else "-"
-        print(f"| {label:38} | {seconds:7.2f} | {ratio:>6} | {size / MB / seconds:6.1f} "
-              f"| {rss / MB:11.0f} |")  # fmt: skip
-    print(f"answers agree: {len(answers) <= 1} (Dask bag's whitespace tokens not compared)")
 
 
 def startup(args: argparse.Namespace, pythons: dict[str, str], env: dict[str, str]) -> float:
@@ -217,43 +262,16 @@ def startup(args: argparse.Namespace, pythons: dict[str, str], env: dict[str, st
     return seconds
 
 
-def engine(size: int, args: argparse.Namespace, pythons: dict[str, str],
-           env: dict[str, str]) -> dict[str, Any]:  # fmt: skip
-    """mapreduce() word count against the same functions run sequentially."""
-    path = corpus.build(size)
-    print(f"\n== engine: mapreduce() vs sequential, word count, {corpus.label(size)}, "
-          f"workers={args.workers}")  # fmt: skip
-    runs: list[Run] = []
-    for round_no in range(args.rounds):
-        order = ["mapred_api", "sequential"] if round_no % 2 == 0 else ["sequential", "mapred_api"]
-        for name in order:
-            run = _run(name, "wordcount", path, size, args.workers, pythons["project"], env)
-            print(f"  round {round_no + 1}: {name:12} {run.elapsed:7.2f} s {run.error}")
-            runs.append(run)
-    engine_s = _median(runs, "mapred_api")
-    seq_s = _median(runs, "sequential")
-    result: dict[str, Any] = {"runs": [dataclasses.asdict(r) for r in runs]}
-    if engine_s and seq_s:
-        records = next(r.answer["records"] for r in runs if r.contender == "sequential")
-        overhead = (engine_s[0] * args.workers - seq_s[0]) / records
-        result.update(speedup=seq_s[0] / engine_s[0], overhead_ns=overhead * 1e9, records=records)
-        print(f"  mapreduce {engine_s[0]:.2f} s, sequential {seq_s[0]:.2f} s: "
-              f"speedup {seq_s[0] / engine_s[0]:.2f}x with {args.workers} workers; "
-              f"engine overhead {overhead * 1e9:.0f} ns per input record "
-              f"({records} records; = (time x workers - sequential) / records)")  # fmt: skip
-    return result
-
-
 def scaling(sizes: list[int], args: argparse.Namespace, pythons: dict[str, str],
             env: dict[str, str]) -> dict[str, Any]:  # fmt: skip
     """mapred wordcount over sizes (2 workers), and at 1 and 2 workers on the largest <= 200 MB."""
     print("\n== scaling: mapred wordcount (CLI)")
     by_size = []
     for size in sizes:
-        path = corpus.build(size)
+        path = corpus.build(size, repeat=True)
         runs = [_run("mapred_cli", "wordcount", path, size, args.workers, pythons["project"], env)
                 for _ in range(1 if size > 200 * MB else args.rounds)]  # fmt: skip
-        med = _median(runs, "mapred_cli")
+        med = report.median(runs, "mapred_cli")
         if med:
             by_size.append({"size": size, "seconds": med[0], "peak_rss": med[1]})
             print(f"  {corpus.label(size):>6}: {med[0]:6.2f} s  {size / MB / med[0]:5.1f} MB/s  "
@@ -264,7 +282,7 @@ def scaling(sizes: list[int], args: argparse.Namespace, pythons: dict[str, str],
     for workers in (1, 2):
         runs = [_run("mapred_cli", "wordcount", path, size, workers, pythons["project"], env)
                 for _ in range(args.rounds)]  # fmt: skip
-        med = _median(runs, "mapred_cli")
+        med = report.median(runs, "mapred_cli")
         if med:
             by_workers.append({"workers": workers, "seconds": med[0], "peak_rss": med[1]})
     if len(by_workers) == 2:
@@ -280,7 +298,9 @@ def memory(
     """The two memory targets, once each."""
     print("\n== memory targets")
     size = 1000 * MB
-    wc = _run("mapred_cli", "wordcount", corpus.build(size), size, 2, pythons["project"], env)
+    wc = _run(
+        "mapred_cli", "wordcount", corpus.build(size, repeat=True), size, 2, pythons["project"], env
+    )
     print(f"  word count 1 GB, 2 workers: {wc.elapsed:.1f} s, total peak RSS "
           f"{wc.peak_rss / MB:.0f} MB (target < 300 MB) {wc.error}")  # fmt: skip
     n = 20_000_000
@@ -292,40 +312,6 @@ def memory(
           f"(target < 1000 MB), keys {distinct.answer.get('keys')}, spilled "
           f"{distinct.answer.get('spilled_bytes', 0) / MB:.0f} MB {distinct.error}")  # fmt: skip
     return {"wordcount_1gb": dataclasses.asdict(wc), "distinct": dataclasses.asdict(distinct)}
-
-
-def plot(report: dict[str, Any], path: str) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("no plot: matplotlib is not installed (pip install -e '.[bench]')")
-        return
-    data = report["scaling"]["by_size"]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
-    sizes = [d["size"] / MB for d in data]
-    left.plot(sizes, [d["seconds"] for d in data], "o-", label="mapred wordcount, 2 workers")
-    for key, label in (("compare_wordcount", "200 MB comparison"),):
-        runs = [Run(**r) for r in report.get(key, [])]
-        for name in sorted({r.contender for r in runs} - {"mapred_cli"}):
-            med = _median(runs, name)
-            if med:
-                left.plot([runs[0].size / MB], [med[0]], "x", label=f"{name} ({label})")
-    left.set_xlabel("input (MB)")
-    left.set_ylabel("seconds")
-    left.set_title("Word count: time")
-    left.legend(fontsize=7)
-    right.plot(sizes, [d["peak_rss"] / MB for d in data], "o-", color="tab:green")
-    right.set_xlabel("input (MB)")
-    right.set_ylabel("total peak RSS (MB)")
-    right.set_ylim(bottom=0)
-    right.set_title("Word count: memory of all processes")
-    fig.tight_layout()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fig.savefig(path, dpi=100)
-    print(f"plot: {path}")
 
 
 if __name__ == "__main__":

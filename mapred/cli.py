@@ -506,7 +506,34 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     )
     _input_options(run)
     run.set_defaults(handler=command_run)
+    _add_clean_command(sub)
     return top, {"wordcount": wordcount, "run": run}
+
+
+# ---------------------------------------------------------------------------------------------
+# mapred clean: remove the work directories of jobs whose driver is gone (self-contained)
+
+
+def _add_clean_command(sub: Any) -> None:
+    clean = sub.add_parser(
+        "clean",
+        help="remove work directories left by jobs whose process was killed",
+        description="Remove the mapred-* work directories under the temporary directory\n"
+        "($MAPRED_TMPDIR, else the system's) whose job's process is gone. Directories\n"
+        "of running jobs, and any without mapred's owner mark, are left alone.",
+        formatter_class=_HelpFormatter,
+    )
+    clean.add_argument("--dir", metavar="DIR", help="look under DIR instead")
+    clean.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+    clean.set_defaults(handler=command_clean)
+
+
+def command_clean(args: argparse.Namespace) -> None:
+    """``mapred clean``: sweep stale work directories; print each one removed."""
+    from mapred.workdirs import sweep_stale
+
+    for path in sweep_stale(args.dir, dry_run=args.dry_run):
+        print(path)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from mapred.backends import is_dask_client, open_backend
 from mapred.backends.base import Backend
-from mapred.errors import MapredError
+from mapred.errors import JobTimeout, MapredError
 from mapred.launch import MAP_SHARE as MAP_SHARE  # re-exported for tests of the map buffer
 from mapred.launch import launch_job
 from mapred.result import OutputResult, Result
@@ -74,7 +76,13 @@ class Engine:
     The workers start when the ``with`` block begins and stop when it ends; each job
     run with ``engine.mapreduce(...)`` in between uses them, saving the start-up of a
     process pool per job. The engine stays usable after a failed job, and after ``close()``
-    (workers start again on the next job). It runs one job at a time.
+    (workers start again on the next job).
+
+    It runs one job at a time, and is safe to share between threads: a job started while
+    another thread's job runs waits its turn, and its ``timeout`` counts the wait (past
+    it, :class:`~mapred.JobTimeout`). ``close()`` waits for the running job too. A job
+    started from inside one of the engine's own jobs (a mapper run by
+    ``backend="serial"``) would wait for itself: it is a ``MapredError`` at once.
 
     Args:
         workers: worker processes; default ``os.cpu_count()``, or with a Dask client
@@ -120,6 +128,33 @@ class Engine:
         self.start_method = start_method
         self.defaults = defaults
         self._backend: Backend | None = None
+        self._turn = threading.Lock()  # held by the thread whose job runs (or that closes)
+        self._turn_holder: int | None = None
+
+    @contextmanager
+    def _one_job(self, timeout: float | None = None, started: float = 0.0) -> Iterator[None]:
+        """Hold the engine for one job (or a start or close), waiting for another thread's.
+
+        With ``timeout``, the wait ends at ``started + timeout`` with :class:`JobTimeout`.
+        """
+        if self._turn_holder == threading.get_ident():
+            raise MapredError(
+                "this Engine is already running a job in this thread (a job cannot start "
+                "another on the same engine): use mapreduce(..., backend='serial') or "
+                "another Engine for the inner job"
+            )
+        wait = -1.0 if timeout is None else max(0.0, started + timeout - time.monotonic())
+        if not self._turn.acquire(timeout=wait):
+            raise JobTimeout(
+                f"the job did not finish within its timeout of {timeout} s: it waited all "
+                "that time for another thread's job on the same Engine to end"
+            )
+        self._turn_holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            self._turn_holder = None
+            self._turn.release()
 
     def _ensure_backend(self) -> Backend:
         if self._backend is None:
@@ -129,13 +164,16 @@ class Engine:
         return self._backend
 
     def close(self) -> None:
-        """Stop the workers; the engine can still be used (they start again)."""
-        if self._backend is not None:
-            backend, self._backend = self._backend, None
-            backend.close()
+        """Stop the workers, once a running job has ended; the engine can still be used
+        (they start again)."""
+        with self._one_job():
+            if self._backend is not None:
+                backend, self._backend = self._backend, None
+                backend.close()
 
     def __enter__(self) -> Engine:
-        self._ensure_backend()  # warm: the workers start now, not with the first job
+        with self._one_job():
+            self._ensure_backend()  # warm: the workers start now, not with the first job
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -297,21 +335,22 @@ def _run(
         "combiner": combiner,
         "partitioner": partitioner,
     }
-    backend = engine._ensure_backend()
-    return launch_job(
-        backend,
-        functions,
-        data,
-        reducers=reducers or engine.workers,
-        chunksize=chunksize,
-        memory_limit=budget,
-        max_retries=max_retries,
-        timeout=timeout,
-        progress=bool(options.get("progress")),
-        output=output,
-        output_options=options.get("storage_options"),
-        started=started,
-    )
+    with engine._one_job(timeout, started):
+        backend = engine._ensure_backend()
+        return launch_job(
+            backend,
+            functions,
+            data,
+            reducers=reducers or engine.workers,
+            chunksize=chunksize,
+            memory_limit=budget,
+            max_retries=max_retries,
+            timeout=timeout,
+            progress=bool(options.get("progress")),
+            output=output,
+            output_options=options.get("storage_options"),
+            started=started,
+        )
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

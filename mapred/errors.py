@@ -101,21 +101,38 @@ def short_repr(obj: object, limit: int = NOTE_REPR_LIMIT) -> str:
     return text
 
 
+def safe_str(exc: BaseException) -> str:
+    """``str(exc)``, or a stand-in naming the failure when the exception's ``__str__`` raises.
+
+    >>> class Broken(Exception):
+    ...     def __str__(self):
+    ...         raise RuntimeError("oops")
+    >>> safe_str(Broken())
+    "<str() of Broken failed: RuntimeError('oops')>"
+    """
+    try:
+        return str(exc)
+    except Exception as failure:
+        return f"<str() of {type(exc).__name__} failed: {failure!r}>"
+
+
 def task_error(exc: BaseException, where: str) -> BaseException:
     """What a task's exception becomes on its way home, ready for :func:`pack_exception`.
 
     SystemExit and KeyboardInterrupt raised by user code fail the task, not the driver:
-    they become a :class:`MapredError`. An exception without a note (raised outside the
-    user's code) gets one saying ``where`` it was raised: ``"in a worker"``.
+    they become a :class:`MapredError`. An exception without a note of mapred's (one
+    raised outside the user's code: a contract error, a bad task) gets one saying
+    ``where`` it was raised, e.g. ``"in map task 3 attempt 1"``.
     """
     error = exc
     if not isinstance(exc, Exception):
-        error = MapredError(f"user code raised {type(exc).__name__}({exc})")
+        error = MapredError(f"user code raised {type(exc).__name__}({safe_str(exc)})")
         for note in getattr(exc, "__notes__", ()):
             error.add_note(note)
         error.__cause__ = exc
-    if not getattr(error, "__notes__", None):
-        error.add_note(f"mapred: {where}, before the task's user code ran")
+    notes = getattr(error, "__notes__", None)
+    if not (isinstance(notes, list) and any(str(n).startswith("mapred:") for n in notes)):
+        error.add_note(f"mapred: {where}")
     return error
 
 
@@ -123,8 +140,22 @@ def pack_exception(exc: BaseException) -> bytes:
     """Serialize ``exc`` with its traceback text, falling back to type name and message.
 
     The worker sends these bytes home; :func:`unpack_exception` rebuilds the exception.
+    Never raises, whatever the exception does (a ``__str__`` or ``__reduce__`` that
+    raises): a worker that failed to pack an error would die, and the task would be
+    retried as if its process had been lost.
     """
-    tb = "".join(traceback.format_exception(exc))
+    try:
+        return _pack(exc)
+    except Exception as failure:  # a hostile exception: its type name still travels
+        name = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        return pickle.dumps((b"", f"{name}: <could not be packed: {failure!r}>", ""))
+
+
+def _pack(exc: BaseException) -> bytes:
+    try:
+        tb = "".join(traceback.format_exception(exc))
+    except Exception as failure:
+        tb = f"<traceback could not be formatted: {failure!r}>\n"
     # Pickle the exception alone: its traceback travels as text above, and its chain,
     # if pickled (tblib does, once distributed is imported), would show frames twice or
     # drag in objects that cannot be pickled and cost the exception its type.
@@ -137,7 +168,7 @@ def pack_exception(exc: BaseException) -> bytes:
         payload = b""
     finally:
         exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__ = chain
-    fallback = f"{type(exc).__module__}.{type(exc).__qualname__}: {exc}"
+    fallback = f"{type(exc).__module__}.{type(exc).__qualname__}: {safe_str(exc)}"
     return pickle.dumps((payload, fallback, tb))
 
 

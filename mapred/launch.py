@@ -9,8 +9,6 @@ every temporary file on every exit path (an error, a timeout, Ctrl-C or SIGTERM)
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -27,13 +25,13 @@ from mapred.reducetask import ReduceResult
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
+from mapred.workdirs import make_workdir, remove_workdir
 
 if TYPE_CHECKING:
     from mapred.progress import ProgressBar
 
 MAP_SHARE = 4  # a map task's buffer may hold 1/MAP_SHARE of memory_limit, whatever `workers` is
 MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per batch
-TMPDIR_ENV = "MAPRED_TMPDIR"  # where private work directories go (default: tempfile's)
 
 
 def launch_job(
@@ -103,7 +101,7 @@ def launch_job(
             if live is not None:
                 live.close()
             if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
+                remove_workdir(workdir)
             if output_dir is not None:
                 finish_output(output_dir, succeeded, output_options)
 
@@ -125,12 +123,6 @@ def pickle_functions(functions: Mapping[str, Any], pickled: bool) -> dict[str, b
         else:
             result[name] = dumps_function(function, name)
     return result
-
-
-def make_workdir() -> str:
-    """A private (0700) directory for this job's map output and spill files."""
-    base = os.environ.get(TMPDIR_ENV) or None
-    return tempfile.mkdtemp(prefix="mapred-", dir=base)
 
 
 def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]:

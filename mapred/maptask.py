@@ -290,6 +290,12 @@ def _explain(
     A TypeError/ValueError raised by the loop itself (not by user code) means the
     mapper broke the contract; anything else is the user's own exception, kept as is.
     """
+    if isinstance(exc, OSError) and task.split is not None and _raised_reading(exc):
+        exc.add_note(
+            f"mapred: reading the input of {task.describe()}: the file was removed, "
+            "moved or made unreadable while the job ran"
+        )
+        return exc
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -322,6 +328,19 @@ def _explain(
 MAP_LOOPS = {_map_records.__code__, _map_task.__code__}
 
 
+_READERS = frozenset({"mapred.splitreader", "mapred.storage"})
+
+
+def _raised_reading(exc: BaseException) -> bool:
+    """Whether ``exc`` was raised by mapred's split reader rather than by user code."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_globals.get("__name__") in _READERS:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def _flush(
     job: LoadedJob,
     task: MapTask,
@@ -343,7 +362,12 @@ def _flush(
     keys: list[list[Any]] = [all_keys]
     values: list[list[list[Any]]] = [all_values]
     if reducers > 1:
-        indices = partition_indices(all_keys, reducers, job.partitioner)
+        try:
+            indices = partition_indices(all_keys, reducers, job.partitioner)
+        except Exception as exc:
+            if job.partitioner is not None:
+                raise
+            raise _unencodable(task, all_keys, all_values, exc) from exc  # a key beyond hashing
         keys, values = [], []
         for index in range(reducers):  # C-level passes per partition, not a loop per key
             mine = list(map(index.__eq__, indices))

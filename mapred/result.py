@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -49,8 +50,9 @@ class OutputResult(Mapping[Any, Any]):
 
     Returned by ``mapreduce`` when ``output`` is given; not made directly. Iterating
     streams the part files merged in key order without loading them;
-    ``result[key]`` reads the one part file that can hold the key; ``len(result)``
-    reads none.
+    ``result[key]`` reads the one part file that can hold the key, from the block of the
+    last lookup on: looking keys up in key order, as ``dict(result)`` does, reads each
+    part once. ``len(result)`` reads none.
 
     Attributes:
         directory: the output directory.
@@ -91,6 +93,7 @@ class OutputResult(Mapping[Any, Any]):
         self._natural = natural
         self._storage_options = storage_options  # for a URL directory (fsspec)
         self._length: int | None = None
+        self._cursors = [_PartCursor(part, storage_options) for part in parts]
 
     def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
         """Stream the ``(key, value)`` pairs of all part files, merged in key order."""
@@ -111,13 +114,48 @@ class OutputResult(Mapping[Any, Any]):
         return self._length
 
     def __getitem__(self, key: Any) -> Any:
-        from mapred.output import read_part
-
-        part = self.parts[self._partition(key)]
-        for found, value in read_part(part, self._storage_options):
-            if found == key:
-                return value
-        raise KeyError(key)
+        return self._cursors[self._partition(key)].find(key)
 
     def __repr__(self) -> str:
         return f"OutputResult({os.fspath(self.directory)!r}, {len(self)} keys)"
+
+
+class _PartCursor:
+    """Looks keys up in one part file, reading forward from the block of the last lookup.
+
+    Keeps one decoded block (up to ``PART_BLOCK_KEYS`` keys) and the part's reader,
+    which holds the file open, as an iteration over the part does. A key behind the
+    current block costs one more pass from the start.
+    """
+
+    def __init__(self, path: str, options: Any = None) -> None:
+        self.path = path
+        self._options = options  # fsspec storage options, for a URL
+        self._blocks: Iterator[tuple[list[Any], list[Any]]] | None = None
+        self._positions: dict[Any, int] = {}  # the current block: key -> its index
+        self._values: list[Any] = []
+        self._lock = threading.Lock()  # a reader cannot be advanced by two threads
+
+    def find(self, key: Any) -> Any:
+        """The value of ``key`` in this part; KeyError if it holds none."""
+        with self._lock:
+            if key not in self._positions:
+                from_start = self._blocks is None
+                if not self._scan(key) and (from_start or not self._scan(key)):
+                    raise KeyError(key)
+            return self._values[self._positions[key]]
+
+    def _scan(self, key: Any) -> bool:
+        """Read blocks forward (from the first, with no reader) until one holds ``key``."""
+        if self._blocks is None:
+            from mapred.output import read_part_blocks
+
+            self._blocks = read_part_blocks(self.path, self._options)
+        for keys, values in self._blocks:
+            self._positions = {k: i for i, k in enumerate(keys)}
+            self._values = values
+            if key in self._positions:
+                return True
+        self._blocks = None  # read to the end: its file is closed
+        self._positions, self._values = {}, []
+        return False

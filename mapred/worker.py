@@ -5,15 +5,17 @@ worker killed mid-message can corrupt only its own pipe, which the driver then d
 with the process (a shared queue would be left locked or torn; cpython#96062). A
 second pipe, the *lifeline*, is never written: when the driver dies, however it
 dies, the read end sees end-of-file and a watchdog thread exits the worker, so no
-orphan keeps burning CPU.
+orphan keeps burning CPU. On Linux the kernel also kills the worker when its parent
+dies (``PR_SET_PDEATHSIG``), which works even while user code holds the GIL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
-import shutil
 import signal
+import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
@@ -23,13 +25,18 @@ from mapred.job import JobLoader, JobSpec, LoadedJob
 from mapred.maptask import execute_map_task
 from mapred.reducetask import ReduceState, ReduceTask
 from mapred.serde import dumps, loads
+from mapred.workdirs import remove_workdir
 
 
-def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) -> None:
-    """Serve tasks from ``conn`` until told to stop or the driver goes away."""
-    for fd in close_fds:  # under fork: the driver's ends of every pipe, so EOF can reach us
-        with contextlib.suppress(OSError):
-            os.close(fd)
+def worker_main(conn: Connection, lifeline: Connection) -> None:
+    """Serve tasks from ``conn`` until told to stop or the driver goes away.
+
+    Under fork, the driver's ends of every pipe were already dropped in this process
+    (``_drop_driver_ends`` in :mod:`mapred.backends.processes`, at fork).
+    """
+    global _in_worker
+    _in_worker = True
+    _die_with_parent()
     # Ctrl-C goes to the whole process group; the driver decides what happens to us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True).start()
@@ -40,6 +47,7 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
+        where = "in a worker, before the task's user code ran"
         try:
             message = loads(data)
             kind = message[0]
@@ -52,13 +60,14 @@ def worker_main(conn: Connection, lifeline: Connection, close_fds: list[int]) ->
             if spec is None:
                 raise InternalError("a task arrived before its job")
             job = loader.load(spec)
+            where = f"in {message[1].describe()}"
             if kind == "map":
                 result: Any = execute_map_task(job, message[1])
             else:
                 result = _serve_reduce(conn, job, message[1])
             reply = dumps(("done", result))
         except BaseException as exc:
-            reply = dumps(("error", pack_exception(task_error(exc, "in a worker"))))
+            reply = dumps(("error", pack_exception(task_error(exc, where))))
         conn.send_bytes(reply)
 
 
@@ -71,7 +80,55 @@ def _serve_reduce(conn: Connection, job: LoadedJob, task: ReduceTask) -> Any:
     return state.finish()
 
 
+_in_worker = False  # set in a worker process: a job started here must not fork workers
+
+
+def in_worker() -> bool:
+    """Whether this process is a mapred worker (running a task's user code)."""
+    return _in_worker
+
+
 _workdirs: list[str] = []  # the current job's private directory, for the lifeline to remove
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> None:
+    """On Linux, have the kernel SIGKILL this worker when its parent dies.
+
+    The lifeline's watchdog thread cannot run while user code holds the GIL (a long C
+    call, a catastrophic regex); the kernel needs no thread. The parent is the driver's
+    starter thread (fork, spawn), or the fork server, which exits with the driver. If
+    the parent died before this call, the lifeline is already at end-of-file and the
+    watchdog ends us.
+    """
+    _let_the_fork_server_go()
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # no usable libc: the watchdog alone
+        pass
+
+
+def _let_the_fork_server_go() -> None:
+    """Drop our copy of the fork server's "alive" descriptor.
+
+    multiprocessing hands it to every process the fork server starts, so that they can
+    start processes through it too, and the server lives until the last copy closes: so
+    it would outlive the driver as long as we live, and its death is what ends us
+    (PR_SET_PDEATHSIG). A worker is daemonic and may not start processes anyway.
+    """
+    from multiprocessing import forkserver
+
+    server: Any = forkserver._forkserver
+    fd = getattr(server, "_forkserver_alive_fd", None)
+    if isinstance(fd, int):
+        server._forkserver_alive_fd = None
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _watch_lifeline(lifeline: Connection) -> None:
@@ -79,7 +136,7 @@ def _watch_lifeline(lifeline: Connection) -> None:
         lifeline.recv_bytes()
     # The driver is gone (even SIGKILL): nobody will read our results or clean up.
     for workdir in _workdirs:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_workdir(workdir)
     os._exit(70)
 
 

@@ -10,21 +10,26 @@ whether the task runs again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
 import signal
-from dataclasses import dataclass, field
+import sys
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from typing import Any
 
 from mapred.backends.base import Backend, Death, Event
 from mapred.counters import LiveCounters
+from mapred.errors import MapredError
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
 from mapred.serde import loads
-from mapred.worker import send, worker_main
+from mapred.worker import in_worker, send, worker_main
 
 logger = logging.getLogger(__name__)
 
@@ -32,14 +37,26 @@ STOP_GRACE_SECONDS = 1.0  # an idle worker told to stop gets this long before SI
 START_METHODS = ("fork", "forkserver", "spawn")
 
 
+_NESTED_JOB = (
+    "mapreduce() was called inside a mapper, combiner or reducer: a mapred worker process "
+    "cannot start worker processes of its own. Run the inner job with backend='serial' "
+    "(it then runs inside this worker), or run it from your own process before or after "
+    "the outer job"
+)
+_DAEMON_PARENT = (
+    "mapreduce() cannot start worker processes from a daemonic process; use "
+    "backend='serial' here, or run the job from a non-daemonic process"
+)
+
+
 @dataclass
 class _Worker:
     process: Any
     conn: Connection
     lifeline: Connection  # driver's write end; never written, closed to signal death
+    token: int  # its entry in _driver_ends
     job_id: str | None = None
     busy: bool = False
-    driver_fds: list[int] = field(default_factory=list)
 
 
 def exit_reason(exitcode: int | None) -> str:
@@ -62,37 +79,60 @@ class ProcessBackend(Backend):
     """``workers`` processes, each serving one task at a time over a private pipe."""
 
     def __init__(self, workers: int, start_method: str | None = None) -> None:
+        if multiprocessing.current_process().daemon:
+            raise MapredError(_NESTED_JOB if in_worker() else _DAEMON_PARENT)
         self.context: BaseContext = multiprocessing.get_context(start_method)
         self.start_method = self.context.get_start_method()
         self._workers: list[_Worker | None] = [None] * workers
         self._closed = False
         self._live: LiveCounters | None = None  # the job's live counters, if any
+        # On Linux a worker dies with the thread that forked it (PR_SET_PDEATHSIG), so
+        # fork from a thread that lives as long as the pool, not from whichever thread
+        # runs a job. Under forkserver the fork server is the parent, and lives on.
+        self._starter: ThreadPoolExecutor | None = None
+        if sys.platform.startswith("linux") and self.start_method != "forkserver":
+            self._starter = ThreadPoolExecutor(1, thread_name_prefix="mapred-starter")
         for slot in range(workers):
             self._workers[slot] = self._start()
 
     def _start(self) -> _Worker:
-        conn, child_conn = self.context.Pipe(duplex=True)
-        lifeline_read, lifeline_write = self.context.Pipe(duplex=False)
-        close_fds: list[int] = []
-        if self.start_method == "fork":
-            # The child inherits every descriptor the driver holds; it must close the
-            # driver's ends or it would keep them (and its siblings) from ever seeing EOF.
-            close_fds = [fd for w in self._workers if w is not None for fd in w.driver_fds]
-            close_fds += [conn.fileno(), lifeline_write.fileno()]
-            if self._live is not None:  # the Manager's lifeline, while it is open
-                close_fds += self._live.driver_fds
-        process = self.context.Process(  # type: ignore[attr-defined]
-            target=worker_main,
-            args=(child_conn, lifeline_read, close_fds),
-            name="mapred-worker",
-            daemon=True,
-        )
-        process.start()
-        child_conn.close()
-        lifeline_read.close()
-        return _Worker(
-            process, conn, lifeline_write, driver_fds=[conn.fileno(), lifeline_write.fileno()]
-        )
+        if self._starter is None:
+            return self._start_here()
+        future = self._starter.submit(self._start_here)
+        try:
+            return future.result()
+        except BaseException:  # Ctrl-C while waiting: the worker must not outlive us
+            future.add_done_callback(_reap_unwanted)
+            raise
+
+    def _start_here(self) -> _Worker:
+        """Start one worker. Pipes are made, their driver ends registered (for every
+        later fork to drop, see :func:`_drop_driver_ends`) and the worker forked as one
+        step, so no fork in another thread can catch a pipe between the two."""
+        with _fork_lock:
+            conn, child_conn = self.context.Pipe(duplex=True)
+            lifeline_read, lifeline_write = self.context.Pipe(duplex=False)
+            token = next(_tokens)
+            _driver_ends[token] = [conn, lifeline_write]
+            process = self.context.Process(  # type: ignore[attr-defined]
+                target=worker_main,
+                args=(child_conn, lifeline_read),
+                name="mapred-worker",
+                daemon=True,
+            )
+            try:
+                process.start()
+            except BaseException:
+                del _driver_ends[token]
+                conn.close()
+                lifeline_write.close()
+                raise
+            finally:
+                child_conn.close()
+                lifeline_read.close()
+            # The driver's ends of multiprocessing's own pipes for this process.
+            _driver_ends[token] += _popen_fds(process)
+        return _Worker(process, conn, lifeline_write, token)
 
     def slots(self) -> int:
         """One slot per worker process."""
@@ -100,8 +140,21 @@ class ProcessBackend(Backend):
 
     def live_counters(self) -> LiveCounters:
         """Counters in a Manager process that the workers write to while they read."""
-        self._live = LiveCounters(self.context)
+        self._forget_live()
+        with _fork_lock:  # the Manager's server is forked too, and has a lifeline
+            self._live = LiveCounters(self.context)
+            _live_ends[id(self)] = self._live
+            # The Manager's server process: multiprocessing's pipes for it, as a worker's.
+            server = getattr(getattr(self._live, "_manager", None), "_process", None)
+            if server is not None:
+                _driver_ends[-1 - id(self)] = list(_popen_fds(server))
         return self._live
+
+    def _forget_live(self) -> None:
+        with _fork_lock:
+            _live_ends.pop(id(self), None)
+            _driver_ends.pop(-1 - id(self), None)
+        self._live = None
 
     def _worker(self, slot: int) -> _Worker:
         worker = self._workers[slot]
@@ -200,6 +253,18 @@ class ProcessBackend(Backend):
                     worker.process.kill()
         for worker in workers:
             _reap(worker)
+        self._forget_live()
+        if self._starter is not None:
+            self._starter.shutdown()
+
+
+def _reap_unwanted(future: Future[_Worker]) -> None:
+    """Kill and reap a worker whose start nobody waited for."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    worker = future.result()
+    worker.process.kill()
+    _reap(worker)
 
 
 def _reap(worker: _Worker) -> None:
@@ -208,7 +273,60 @@ def _reap(worker: _Worker) -> None:
     if worker.process.is_alive():
         worker.process.kill()
         worker.process.join()
-    worker.conn.close()
-    worker.lifeline.close()
+    with _fork_lock:
+        _driver_ends.pop(worker.token, None)
+        worker.conn.close()
+        worker.lifeline.close()
     with contextlib.suppress(ValueError):  # reaped behind our back (e.g. by psutil)
         worker.process.close()
+
+
+# The driver's ends of every live pool's pipes, and the lifelines of live Managers, in
+# this process: a process forked from it must not hold them, or a worker would never see
+# end-of-file on its lifeline while that process lives (with two engines, each pool's
+# workers would keep the other's alive after the driver's death).
+_fork_lock = threading.Lock()
+_driver_ends: dict[int, list[Connection | int]] = {}  # per worker (its token)
+_tokens = itertools.count()
+_live_ends: dict[int, LiveCounters] = {}
+
+
+def _popen_fds(process: Any) -> list[int]:
+    """The descriptors multiprocessing keeps in the driver for ``process``: its sentinel,
+    and (fork) the write end the child watches. Private to multiprocessing, hence the
+    care: the sentinel alone where the layout is not the known one."""
+    finalizer = getattr(getattr(process, "_popen", None), "finalizer", None)
+    fds = getattr(finalizer, "_args", None)  # util.Finalize(self, close_fds, (r, w))
+    if isinstance(fds, tuple) and all(isinstance(fd, int) for fd in fds):
+        return [*fds, process.sentinel]
+    return [process.sentinel]
+
+
+def _drop_driver_ends() -> None:
+    """In a forked child: point every registered driver end at /dev/null.
+
+    ``dup2``, not ``close``: the numbers stay taken, so the child's inherited copies of
+    the Connection objects can never close a descriptor it opens later.
+    """
+    global _fork_lock
+    _fork_lock = threading.Lock()  # a copy held by another thread at fork is never released
+    fds = [
+        end if isinstance(end, int) else end.fileno()
+        for ends in _driver_ends.values()
+        for end in ends
+        if isinstance(end, int) or not end.closed
+    ]
+    fds += [fd for live in _live_ends.values() for fd in live.driver_fds]
+    _driver_ends.clear()
+    _live_ends.clear()
+    if not fds:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.dup2(null, fd)
+    os.close(null)
+
+
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_drop_driver_ends)
