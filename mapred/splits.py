@@ -89,6 +89,7 @@ class TextInput:
         remote_sizes: the size of each remote file (a URL), listed by ``read_text``.
         storage_options: passed to fsspec for the URLs among the sources; left out
             of ``repr`` and comparisons so that secrets stay out of messages.
+        with_path: records are ``(path, line)`` instead of lines.
     """
 
     sources: tuple[str, ...]
@@ -98,6 +99,7 @@ class TextInput:
     streams: tuple[str, ...] = ()
     remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    with_path: bool = False
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -150,6 +152,7 @@ def read_text(
     errors: str = "strict",
     split_size: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    with_path: bool = False,
 ) -> TextInput:
     """Describe the lines of text files as job input.
 
@@ -168,6 +171,8 @@ def read_text(
         split_size: bytes per split, or ``None`` to choose from the total size.
         storage_options: for URLs, passed to fsspec (``key``, ``secret``,
             ``client_kwargs={"endpoint_url": ...}``, ...); the workers get them too.
+        with_path: make each record a ``(path, line)`` tuple, ``path`` as listed
+            (``"-"`` for stdin); files are still split and read by the workers.
 
     Returns:
         The ``TextInput`` to pass as ``data``; files are only listed here, not read.
@@ -204,7 +209,14 @@ def read_text(
             _expand(storage.local_path(path), files, streams)
     options = dict(storage_options) if storage_options is not None else None
     return TextInput(
-        tuple(files + streams), encoding, errors, split_size, tuple(streams), remote_sizes, options
+        tuple(files + streams),
+        encoding,
+        errors,
+        split_size,
+        tuple(streams),
+        remote_sizes,
+        options,
+        bool(with_path),
     )
 
 
