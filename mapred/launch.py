@@ -31,7 +31,7 @@ from mapred.keys import checked_partitioner, merge_natively, partition_for
 from mapred.output import finish_output, part_name, prepare_output, read_parts_sorted
 from mapred.pairs import OutputPairs, PairsResult, read_emitted
 from mapred.reducetask import ReduceResult
-from mapred.reopen import write_job_file
+from mapred.reopen import job_record
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
@@ -75,6 +75,7 @@ def launch_job(
     live: LiveCounters | None = None
     bar: ProgressBar | None = None
     succeeded = False
+    success = b""  # the content of _SUCCESS: what the output holds (mapred.reopen)
     try:
         if progress:
             live = backend.live_counters()
@@ -134,6 +135,8 @@ def launch_job(
             tagged = n_reduces > 1 or (n_reduces == 0 and tagged)
         elapsed = time.monotonic() - started
         result = _assemble(results, totals, elapsed, spec, steps[-1])
+        if output_dir is not None:
+            success = _describe_output(results, totals, elapsed, steps[-1])
         succeeded = True
         return result
     finally:
@@ -143,7 +146,7 @@ def launch_job(
             if workdir is not None:
                 remove_workdir(workdir)
             if output_dir is not None:
-                finish_output(output_dir, succeeded, output_options)
+                finish_output(output_dir, succeeded, output_options, success)
 
 
 def _step_dir(workdir: str | None, number: int, steps: int) -> str | None:
@@ -219,6 +222,20 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
         yield {"records": records}
 
 
+def _describe_output(
+    results: list[ReduceResult], counters: Counters, elapsed: float, step: Step
+) -> bytes:
+    """What ``output=DIR`` holds, for :func:`mapred.open_output` (the ``_SUCCESS`` file)."""
+    return job_record(
+        kind="pairs" if emits_pairs(step.reducer) or step.reducer is None else "values",
+        parts=len(results),
+        natural=merge_natively(r.family for r in results),
+        custom_partitioner=step.partitioner is not None,
+        counters=counters,
+        elapsed=elapsed,
+    )
+
+
 def _assemble(
     results: list[ReduceResult],
     counters: Counters,
@@ -231,16 +248,6 @@ def _assemble(
     natural = merge_natively(r.family for r in results)
     if spec.output_dir is not None:
         parts = [storage.join(spec.output_dir, part_name(r.partition)) for r in results]
-        write_job_file(
-            spec.output_dir,
-            kind="pairs" if pairs else "values",
-            parts=len(parts),
-            natural=natural,
-            custom_partitioner=step.partitioner is not None,
-            counters=counters,
-            elapsed=elapsed,
-            options=spec.output_options,
-        )
         if pairs:
             return OutputPairs(spec.output_dir, parts, counters, elapsed, spec.output_options)
         partitioner = step.partitioner

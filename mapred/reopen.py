@@ -1,9 +1,9 @@
 """Reopen a finished ``output=DIR`` result from another program: :func:`open_output`.
 
-A successful job with ``output=DIR`` leaves, besides its part files and ``_SUCCESS``, a
-small ``_JOB.json``: what the parts hold (values by key, or emitted pairs), how the keys
-compare, the counters and the elapsed time. JSON, not pickle: reopening a directory
-never runs code from it.
+A successful job with ``output=DIR`` leaves its part files and ``_SUCCESS``, whose content
+says what the parts hold (values by key, or emitted pairs), how the keys compare, the
+counters and the elapsed time. JSON, not pickle: reopening a directory never runs code
+from it.
 """
 
 from __future__ import annotations
@@ -20,12 +20,11 @@ from mapred.output import part_name
 from mapred.pairs import OutputPairs
 from mapred.result import OutputResult
 
-JOB_FILE = "_JOB.json"
-FORMAT = 1  # the version of _JOB.json's layout
+SUCCESS_FILE = "_SUCCESS"
+FORMAT = 1  # the version of the layout of _SUCCESS's record
 
 
-def write_job_file(
-    directory: str,
+def job_record(
     *,
     kind: str,
     parts: int,
@@ -33,9 +32,9 @@ def write_job_file(
     custom_partitioner: bool,
     counters: Mapping[str, Mapping[str, int]],
     elapsed: float,
-    options: Mapping[str, Any] | None,
-) -> None:
-    """Record what a finished output directory holds (``kind``: "values" or "pairs")."""
+) -> bytes:
+    """What a finished output directory holds (``kind``: "values" or "pairs"), as the
+    content of its ``_SUCCESS``."""
     record = {
         "format": FORMAT,
         "kind": kind,
@@ -45,10 +44,7 @@ def write_job_file(
         "counters": counters,
         "elapsed": elapsed,
     }
-    temp = storage.join(directory, f".{JOB_FILE}.tmp")
-    with storage.open_write_temp(temp, options) as file:
-        file.write(json.dumps(record, sort_keys=True).encode())
-    storage.commit(temp, storage.join(directory, JOB_FILE), options)
+    return json.dumps(record, sort_keys=True).encode()
 
 
 def open_output(
@@ -77,12 +73,11 @@ def open_output(
     if not storage.is_url(path):
         path = os.path.abspath(path)
     try:
-        with storage.open_read(storage.join(path, JOB_FILE), storage_options) as file:
+        with storage.open_read(storage.join(path, SUCCESS_FILE), storage_options) as file:
             record = json.loads(file.read())
-        complete = storage.exists(storage.join(path, "_SUCCESS"), storage_options)
     except (OSError, ValueError) as exc:
         raise MapredError(f"{path!r} is not the output of a finished mapred job ({exc})") from exc
-    if not complete or record.get("format") != FORMAT:
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise MapredError(f"{path!r} is not the output of a finished mapred job")
     parts = [storage.join(path, part_name(index)) for index in range(record["parts"])]
     counters = record["counters"]
