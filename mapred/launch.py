@@ -136,7 +136,7 @@ def launch_job(
         elapsed = time.monotonic() - started
         result = _assemble(results, totals, elapsed, spec, steps[-1])
         if output_dir is not None:
-            success = _describe_output(results, totals, elapsed, steps[-1])
+            success = _describe_output(results, totals, steps[-1])
         succeeded = True
         return result
     finally:
@@ -222,17 +222,14 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
         yield {"records": records}
 
 
-def _describe_output(
-    results: list[ReduceResult], counters: Counters, elapsed: float, step: Step
-) -> bytes:
+def _describe_output(results: list[ReduceResult], counters: Counters, step: Step) -> bytes:
     """What ``output=DIR`` holds, for :func:`mapred.open_output` (the ``_SUCCESS`` file)."""
     return job_record(
         kind="pairs" if emits_pairs(step.reducer) or step.reducer is None else "values",
         parts=len(results),
         natural=merge_natively(r.family for r in results),
         custom_partitioner=step.partitioner is not None,
-        counters=counters,
-        elapsed=elapsed,
+        output_keys=counters[BUILTIN_GROUP][OUTPUT_KEYS],
     )
 
 

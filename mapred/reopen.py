@@ -1,8 +1,8 @@
 """Reopen a finished ``output=DIR`` result from another program: :func:`open_output`.
 
 A successful job with ``output=DIR`` leaves its part files and ``_SUCCESS``, whose content
-says what the parts hold (values by key, or emitted pairs), how the keys compare, the
-counters and the elapsed time. JSON, not pickle: reopening a directory never runs code
+says what the parts hold (values by key, or emitted pairs), how the keys compare and how
+many there are. JSON, not pickle: reopening a directory never runs code
 from it.
 """
 
@@ -30,19 +30,18 @@ def job_record(
     parts: int,
     natural: bool,
     custom_partitioner: bool,
-    counters: Mapping[str, Mapping[str, int]],
-    elapsed: float,
+    output_keys: int,
 ) -> bytes:
     """What a finished output directory holds (``kind``: "values" or "pairs"), as the
-    content of its ``_SUCCESS``."""
+    content of its ``_SUCCESS``. Only what the output itself determines (not the time or
+    counters, which depend on how it ran): the same output, the same bytes."""
     record = {
         "format": FORMAT,
         "kind": kind,
         "parts": parts,
         "natural": natural,
         "custom_partitioner": custom_partitioner,
-        "counters": counters,
-        "elapsed": elapsed,
+        "output_keys": output_keys,
     }
     return json.dumps(record, sort_keys=True).encode()
 
@@ -64,7 +63,8 @@ def open_output(
     Returns:
         An :class:`mapred.OutputResult` (a mapping in key order) for a job whose last
         step returns one value per key; an :class:`mapred.OutputPairs` for one that
-        emits pairs or is map-only.
+        emits pairs or is map-only. Its ``counters`` hold only ``output_keys``, and
+        ``elapsed`` is 0.0: how the job ran is not kept.
 
     Raises:
         MapredError: the directory holds no complete mapred output.
@@ -80,9 +80,9 @@ def open_output(
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise MapredError(f"{path!r} is not the output of a finished mapred job")
     parts = [storage.join(path, part_name(index)) for index in range(record["parts"])]
-    counters = record["counters"]
+    counters = {"mapred": {"output_keys": record["output_keys"]}}
     if record["kind"] == "pairs":
-        return OutputPairs(path, parts, counters, record["elapsed"], storage_options)
+        return OutputPairs(path, parts, counters, 0.0, storage_options)
     reducers = record["parts"]
     partition: Callable[[Any], int]
     if partitioner is not None:
@@ -91,9 +91,7 @@ def open_output(
         partition = _needs_partitioner
     else:
         partition = lambda key: partition_for(key, reducers)  # noqa: E731
-    return OutputResult(
-        path, parts, counters, record["elapsed"], partition, record["natural"], storage_options
-    )
+    return OutputResult(path, parts, counters, 0.0, partition, record["natural"], storage_options)
 
 
 def _needs_partitioner(key: Any) -> int:

@@ -3,7 +3,6 @@ output directories reopened with open_output."""
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
@@ -93,7 +92,7 @@ def test_open_output_reopens_values_and_pairs(tmp_path: Path) -> None:
     assert dict(reopened.items()) == {"a": 3, "b": 1, "c": 1} == dict(written.items())
     assert reopened["a"] == 3
     assert len(reopened) == 3
-    assert reopened.counters == json.loads(json.dumps(written.counters))
+    assert reopened.counters == {"mapred": {"output_keys": 3}}
     mapreduce(lambda line: [(len(line), line)], None, data, output=pairs_dir, backend="serial")
     pairs = open_output(pairs_dir)
     assert isinstance(pairs, OutputPairs)
