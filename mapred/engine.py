@@ -204,7 +204,10 @@ class Engine:
                 f"mapreduce() got unexpected arguments: {', '.join(sorted(unknown))}"
                 " (workers, backend and start_method belong to the Engine)"
             )
-        return _run(self, mapper, reducer, data, steps, {**self.defaults, **options})
+        defaults = self.defaults
+        if steps is not None:  # the engine's combiner, partitioner, ... are for single steps
+            defaults = {k: v for k, v in defaults.items() if k not in _STEP_ARGUMENTS}
+        return _run(self, mapper, reducer, data, steps, {**defaults, **options})
 
 
 _JOB_ARGUMENTS = {

@@ -126,3 +126,21 @@ def test_pairs_results_pickle_with_their_attributes() -> None:
     back = pickle.loads(pickle.dumps(result))
     assert back == [(1, 1), (0, 2), (1, 3)]
     assert back.counters == result.counters
+
+
+def test_steps_take_their_own_functions_not_the_engines_defaults() -> None:
+    from mapred import Engine, Step
+
+    with Engine(backend="serial", combiner=lambda k, vs: sum(vs)) as engine:
+        result = engine.mapreduce(
+            steps=[Step(lambda n: [(n % 2, n)], lambda k, vs: list(vs))], data=[1, 2, 3]
+        )
+        assert dict(result) == {0: [2], 1: [1, 3]}
+        with pytest.raises(TypeError, match="belong to each Step"):
+            engine.mapreduce(steps=[Step(lambda n: [(n, n)])], data=[1], sort_values=True)
+        with pytest.raises(TypeError, match="not both"):
+            engine.mapreduce(lambda n: [(n, n)], steps=[Step(lambda n: [(n, n)])], data=[1])
+        with pytest.raises(TypeError, match="needs a mapper"):
+            engine.mapreduce(data=[1])
+        with pytest.raises(TypeError, match="step 1: reducer must be callable"):
+            engine.mapreduce(steps=[Step(lambda n: [(n, n)], 3)], data=[1])  # type: ignore[arg-type]
