@@ -143,3 +143,19 @@ def test_sorted_values_equal_sequential(
     assert as_list(engine.mapreduce(steps=steps, data=data, **shape)) == sequential_steps(
         steps, data
     )
+
+
+def random_pairs(n: int) -> list[tuple[int, int]]:
+    import random
+
+    rng = random.Random(12)
+    return [(rng.randrange(3), rng.randrange(1000)) for _ in range(n)]
+
+
+def test_sorted_values_spill_and_merge_in_order(engine: Engine) -> None:
+    """More values than the reduce tasks' memory: runs are sorted, then merged, stably."""
+    data = random_pairs(150_000)
+    steps = [Step(by_first, in_order, value_key=abs)]
+    result = engine.mapreduce(steps=steps, data=data, reducers=2, memory_limit="2MB")
+    assert result.counters["mapred"]["spilled_records"] > 0
+    assert list(result.items()) == sequential_steps(steps, data)
