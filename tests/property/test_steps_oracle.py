@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mapred import Engine, PairsResult, Step, pair_reducer
+from mapred import Engine, PairsResult, Step, pair_reducer, task_mapper
 from tests.oracle import in_order, sequential_steps, total, words
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -159,3 +159,27 @@ def test_sorted_values_spill_and_merge_in_order(engine: Engine) -> None:
     result = engine.mapreduce(steps=steps, data=data, reducers=2, memory_limit="2MB")
     assert result.counters["mapred"]["spilled_records"] > 0
     assert list(result.items()) == sequential_steps(steps, data)
+
+
+@task_mapper
+def sum_by_parity(pairs: Iterator[tuple[Any, Any]]) -> list[tuple[int, int]]:
+    """A task mapper in a later step: aggregates its part, one pair per parity."""
+    totals: dict[int, int] = {}
+    for _, value in pairs:
+        for number in value if isinstance(value, list) else [value]:
+            totals[number % 2] = totals.get(number % 2, 0) + number
+    return list(totals.items())
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=pairs, shape=shapes)
+def test_task_mappers_and_combiners_in_later_steps(
+    engine: Engine, data: list[tuple[int, int]], shape: dict[str, Any]
+) -> None:
+    """Order-insensitive reducers after a multi-partition step: a task mapper, a combiner."""
+    steps = [Step(by_first, in_order), Step(sum_by_parity, total, combiner=total)]
+    got = engine.mapreduce(steps=steps, data=data, **shape)
+    expected: dict[int, int] = {}
+    for _, value in data:
+        expected[value % 2] = expected.get(value % 2, 0) + value
+    assert dict(got) == expected
