@@ -58,7 +58,7 @@ from mapred.counters import (
     empty_totals,
     merge_into,
 )
-from mapred.errors import JobTimeout, RemoteError, WorkerLost, unpack_exception
+from mapred.errors import BEFORE_THE_TASK, JobTimeout, RemoteError, WorkerLost, unpack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapResult, MapTask
 from mapred.output import commit_part
@@ -322,6 +322,9 @@ class Driver:
 def _rebuild(packed: bytes, task: MapTask | ReduceTask) -> BaseException:
     """The user's exception, as raised in the worker, ready to raise here."""
     exc = unpack_exception(packed)
-    if isinstance(exc, RemoteError) or not getattr(exc, "__notes__", None):
+    notes = getattr(exc, "__notes__", None)
+    if isinstance(notes, list) and BEFORE_THE_TASK in notes:  # the worker could not tell which
+        notes[notes.index(BEFORE_THE_TASK)] = f"mapred: in {task.describe()}"
+    elif isinstance(exc, RemoteError) or not notes:
         exc.add_note(f"mapred: in {task.describe()}")
     return exc

@@ -306,8 +306,9 @@ def mapreduce(
         ... )
         Result({'a': 2, 'b': 1})
     """
+    called = time.monotonic()
     with Engine(workers=workers, backend=backend, start_method=start_method) as engine:
-        return _run(
+        result = _run(
             engine,
             mapper,
             reducer,
@@ -328,6 +329,8 @@ def mapreduce(
                 value_key=value_key,
             ),
         )
+    result.elapsed = time.monotonic() - called  # the whole call: workers started and stopped
+    return result
 
 
 def _run(
@@ -363,7 +366,7 @@ def _run(
     job_steps = _job_steps(mapper, reducer, steps, options)
     with engine._one_job(timeout, started):
         backend = engine._ensure_backend()
-        return launch_job(
+        result = launch_job(
             backend,
             job_steps,
             data,
@@ -377,6 +380,8 @@ def _run(
             output_options=options.get("storage_options"),
             started=started,
         )
+    result.elapsed = time.monotonic() - started  # the result assembled, the files removed
+    return result
 
 
 def _job_steps(mapper: Any, reducer: Any, steps: Any, options: dict[str, Any]) -> list[Step]:

@@ -116,6 +116,11 @@ def safe_str(exc: BaseException) -> str:
         return f"<str() of {type(exc).__name__} failed: {failure!r}>"
 
 
+# The note of a failure before a worker knew its task (a task that did not unpickle): the
+# driver, which knows which task it sent, puts the task's name in its place.
+BEFORE_THE_TASK = "mapred: in a worker, before the task's user code ran"
+
+
 def task_error(exc: BaseException, where: str) -> BaseException:
     """What a task's exception becomes on its way home, ready for :func:`pack_exception`.
 

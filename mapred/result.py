@@ -19,7 +19,9 @@ class Result(dict[Any, Any]):
     Attributes:
         counters: ``{group: {name: int}}``; built-in counters in group ``"mapred"``,
             those of ``increment()`` in the groups it names.
-        elapsed: the job's wall time in seconds.
+        elapsed: the wall time of the whole call in seconds: from the call to the
+            returned result, including (for ``mapreduce()``) starting and stopping its
+            workers, and assembling this result.
 
     Examples:
         >>> from mapred import mapreduce

@@ -20,7 +20,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
-from mapred.errors import InternalError, pack_exception, task_error
+from mapred.errors import BEFORE_THE_TASK, InternalError, pack_exception, task_error
 from mapred.job import JobLoader, JobSpec, LoadedJob
 from mapred.maptask import execute_map_task
 from mapred.reducetask import ReduceState, ReduceTask
@@ -47,7 +47,7 @@ def worker_main(conn: Connection, lifeline: Connection) -> None:
             data = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        where = "in a worker, before the task's user code ran"
+        where = BEFORE_THE_TASK.removeprefix("mapred: ")
         try:
             message = loads(data)
             kind = message[0]

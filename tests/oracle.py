@@ -1,27 +1,32 @@
-"""The sequential oracle and the small job functions the property tests share.
+"""The sequential oracle, its own key order, and the small job functions tests share.
 
 :func:`sequential` is what every engine run is compared with: the same functions in a
 plain loop, one dict grouping values in input order, keys in SPEC 3's order.
+
+That order is written here from its documentation (docs/determinism.md), not imported from
+the code under test, so a bug in the engine's order cannot hide in the oracle too:
+
+- keys that Python can sort into a chain (``sorted()`` succeeds and every neighbour is
+  ``<=`` the next) come back in ``sorted()`` order;
+- otherwise the total order: families ``None < numbers < str < bytes < tuple < frozenset <
+  other``; numbers by value with NaN after every number (NaNs by repr); str and bytes by
+  value; tuples element by element, a prefix first; frozensets by their sorted elements,
+  then length; other types by ``module.qualname``. Within one "other" type the engine orders
+  by a canonical encoding this oracle does not reproduce: it refuses two distinct keys of one
+  such type, and the strategies draw at most one (``tests.strategies.keys(one_per_other_type)``).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import math
 from collections.abc import Iterator
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
-from mapred.keys import total_order_key
-
-
-def sequential(mapper: Any, reducer: Any, data: Any) -> list[tuple[Any, Any]]:
-    """The oracle: group in input order in one dict, reduce, sort the keys."""
-    groups: dict[Any, list[Any]] = {}
-    for record in data:
-        for key, value in mapper(record):
-            groups.setdefault(key, []).append(value)
-    items = [(key, reducer(key, iter(values))) for key, values in groups.items()]
-    # SPEC 3: sorted keys; the total order agrees with sorted() wherever that is defined.
-    items.sort(key=lambda item: total_order_key(item[0]))
-    return items
+# -- job functions shared by many test files ---------------------------------------------------
 
 
 def words(line: str) -> Iterator[tuple[str, int]]:
@@ -38,6 +43,99 @@ def total(key: Any, values: Iterator[Any]) -> Any:
 def in_order(key: Any, values: Iterator[Any]) -> list[Any]:
     """Reducer that shows the order values arrived in."""
     return list(values)
+
+
+def concat(key: Any, values: Iterator[list[Any]]) -> list[Any]:
+    """Reducer and combiner over lists: their concatenation, in order."""
+    out: list[Any] = []
+    for part in values:
+        out.extend(part)
+    return out
+
+
+# -- the oracle --------------------------------------------------------------------------------
+
+
+def sequential(mapper: Any, reducer: Any, data: Any) -> list[tuple[Any, Any]]:
+    """The oracle: group in input order in one dict, reduce, sort the keys."""
+    groups: dict[Any, list[Any]] = {}
+    for record in data:
+        for key, value in mapper(record):
+            groups.setdefault(key, []).append(value)
+    return [(key, reducer(key, iter(groups[key]))) for key in key_order(list(groups))]
+
+
+def key_order(keys: list[Any]) -> list[Any]:
+    """``keys`` (distinct) in SPEC 3's order: Python's where it is a chain, else the total."""
+    try:
+        natural = sorted(keys)
+    except TypeError:
+        pass
+    else:
+        if all(a <= b for a, b in itertools.pairwise(natural)):
+            return natural
+    return sorted(keys, key=functools.cmp_to_key(compare))
+
+
+FAMILIES = ["none", "number", "str", "bytes", "tuple", "frozenset", "other"]
+
+
+def family(key: Any) -> str:
+    """The family of ``key`` in the total order (subclasses go with their base)."""
+    if key is None:
+        return "none"
+    if isinstance(key, (bool, int, float, Fraction, Decimal)):
+        return "number"
+    for kind in (str, bytes, tuple, frozenset):
+        if isinstance(key, kind):
+            return kind.__name__
+    return "other"
+
+
+def _sign(less: bool, greater: bool) -> int:
+    return -1 if less else 1 if greater else 0
+
+
+def compare(a: Any, b: Any) -> int:
+    """-1, 0 or 1: how ``a`` and ``b`` compare in the documented total order."""
+    fa, fb = family(a), family(b)
+    if fa != fb:
+        return -1 if FAMILIES.index(fa) < FAMILIES.index(fb) else 1
+    if fa == "none":
+        return 0
+    if fa == "number":
+        nan_a = isinstance(a, (float, Decimal)) and math.isnan(a)
+        nan_b = isinstance(b, (float, Decimal)) and math.isnan(b)
+        if nan_a or nan_b:
+            if nan_a and nan_b:
+                return _sign(repr(a) < repr(b), repr(a) > repr(b))
+            return 1 if nan_a else -1
+        return _sign(a < b, a > b)
+    if fa in ("str", "bytes"):
+        return _sign(a < b, a > b)
+    if fa == "tuple":
+        return _compare_sequences(list(a), list(b))
+    if fa == "frozenset":
+        return _compare_sequences(
+            sorted(a, key=functools.cmp_to_key(compare)),
+            sorted(b, key=functools.cmp_to_key(compare)),
+        )
+    name_a = f"{type(a).__module__}.{type(a).__qualname__}"
+    name_b = f"{type(b).__module__}.{type(b).__qualname__}"
+    if name_a != name_b:
+        return _sign(name_a < name_b, name_a > name_b)
+    if a == b:
+        return 0
+    raise AssertionError(f"the oracle cannot order two distinct {name_a} keys: {a!r}, {b!r}")
+
+
+def _compare_sequences(a: list[Any], b: list[Any]) -> int:
+    """Element by element; a prefix comes first."""
+    for x, y in zip(a, b, strict=False):  # a prefix is shorter
+        order = compare(x, y)
+        if order:
+            return order
+    return _sign(len(a) < len(b), len(a) > len(b))
 
 
 # ---------------------------------------------------------------------------------------
@@ -60,7 +158,7 @@ def sequential_step(step: Any, records: list[Any]) -> list[tuple[Any, Any]]:
         for key, value in step.mapper(record):
             groups.setdefault(key, []).append(value)
     value_key = step.value_key or ((lambda v: v) if step.sort_values else None)
-    keys = sorted(groups, key=total_order_key)
+    keys = key_order(list(groups))
     out: list[tuple[Any, Any]] = []
     for key in keys:
         values = groups[key]

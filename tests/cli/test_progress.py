@@ -102,19 +102,33 @@ def test_streams_count_tasks(tmp_path, capsys, monkeypatch):
 
 
 class _Closed(io.StringIO):
+    """A stderr that is gone: every write fails, and is counted."""
+
+    attempts = 0
+
     def write(self, text: str) -> int:
+        self.attempts += 1
         raise OSError("stderr is gone")
 
 
 def test_a_bar_that_cannot_draw_goes_quiet(monkeypatch):
-    """stderr closed or broken: the bar turns itself off instead of failing the job."""
-    monkeypatch.setattr(sys, "stderr", _Closed())
+    """stderr closed or broken: the bar turns itself off instead of failing the job.
+
+    Each bar (map, then reduce) tries to draw once; after its first failed write it
+    never writes again, and no call raises.
+    """
+    stderr = _Closed()
+    monkeypatch.setattr(sys, "stderr", stderr)
     bar = ProgressBar([])
+    assert stderr.attempts == 1  # the map bar tried to draw
     bar.map_done(map_result(1))
     bar.records_read(5)
+    assert stderr.attempts == 1  # ...and then stayed quiet
     bar.maps_planned(1)
+    assert stderr.attempts == 2  # the reduce bar tried to draw
     bar.reduce_done(reduce_result(1))
     bar.close()
+    assert stderr.attempts == 2
 
 
 def test_the_bar_starts_no_thread(capsys):

@@ -25,6 +25,7 @@ from mapred import Engine, JobTimeout, MapredError, increment, mapreduce, read_t
 from mapred.backends.dask import DaskBackend
 from mapred.errors import RemoteError, RemoteTraceback
 from tests.dask.conftest import fresh_cluster
+from tests.processes import wait_for
 
 pytestmark = [pytest.mark.dask, pytest.mark.timeout(120)]
 
@@ -235,18 +236,33 @@ def test_engine_reuse_after_a_failed_job_and_no_futures_left(client: Any) -> Non
     assert client.status == "running"  # the caller's client stays open
 
 
-def test_timeout_stops_the_job_promptly(client: Any) -> None:
-    """JobTimeout within about a second of the deadline, even with a mapper still busy."""
+def test_timeout_stops_the_job_promptly(client: Any, tmp_path: Path) -> None:
+    """JobTimeout comes back while every mapper is still stuck (they wait for a file that
+    only appears after the error), so the job did not wait for them. Then the stuck
+    mappers are let go, and the test waits (polling, with a deadline) until each one that
+    started has finished, so no busy worker thread is left for the next test."""
+    release = tmp_path / "release"
 
-    def slow(n: int) -> list[tuple[int, int]]:
-        time.sleep(1.5)
+    def stuck(n: int) -> list[tuple[int, int]]:
+        (tmp_path / f"started-{n}").touch()
+        try:
+            while not release.exists():
+                time.sleep(0.01)
+        finally:
+            (tmp_path / f"done-{n}").touch()
         return [(n, n)]
 
-    started = time.monotonic()
     with pytest.raises(JobTimeout):
-        mapreduce(slow, total, range(4), backend=client, chunksize=1, timeout=0.5)
-    assert time.monotonic() - started < 1.5
-    time.sleep(1.5)  # let the cancelled tasks' threads finish before the next test
+        mapreduce(stuck, total, range(4), backend=client, chunksize=1, timeout=0.5)
+    assert not list(tmp_path.glob("done-*"))  # no mapper had finished: the job did not wait
+    release.touch()
+
+    def settled() -> bool:
+        started = {p.name.split("-")[1] for p in tmp_path.glob("started-*")}
+        done = {p.name.split("-")[1] for p in tmp_path.glob("done-*")}
+        return bool(started) and started == done
+
+    wait_for(settled, "the cancelled mappers to finish")
 
 
 def test_output_directory_written_by_the_workers(client: Any, tmp_path: Path) -> None:

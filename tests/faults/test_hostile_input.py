@@ -11,27 +11,13 @@ from pathlib import Path
 import pytest
 
 from mapred import DecodeError, Engine, read_text
+from tests.oracle import total, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]
 
 
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
 def lines(line: str) -> Iterator[tuple[str, int]]:
     yield line, 1
-
-
-def total(key: str, values: Iterator[int]) -> int:
-    return sum(values)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    with Engine(workers=2) as warm:
-        yield warm
 
 
 def reference(text: str) -> dict[str, int]:

@@ -13,17 +13,9 @@ import psutil
 import pytest
 
 from mapred import MapredError, mapreduce
+from tests.oracle import total, words
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: str, values: Iterator[int]) -> int:
-    return sum(values)
 
 
 def fail_at_three(line: str) -> Iterator[tuple[str, int]]:

@@ -19,15 +19,7 @@ from mapred.maptask import MapResult, MapTask
 from mapred.output import read_part
 from mapred.reducetask import ReduceResult, ReduceTask
 from mapred.serde import dumps_function
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: str, values: Iterator[int]) -> int:
-    return sum(values)
+from tests.oracle import total, words
 
 
 def spec(workdir: str, mapper: object = words) -> JobSpec:

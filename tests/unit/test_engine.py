@@ -13,24 +13,8 @@ import mapred
 from mapred import Engine, MapredError, increment, mapreduce, read_text
 from mapred.backends.processes import exit_reason
 from mapred.engine import parse_size
-from mapred.errors import RemoteTraceback
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    """A warm engine per test: a failed job replaces workers, which must not outlive it."""
-    with Engine(workers=2) as warm:
-        yield warm
-
+from mapred.errors import RemoteError, RemoteTraceback
+from tests.oracle import total, words
 
 # -- bad arguments -------------------------------------------------------------------------
 
@@ -176,8 +160,9 @@ def test_unpicklable_exception_falls_back_to_its_text(engine: Engine) -> None:
         error.lock = threading.Lock()  # type: ignore[attr-defined]
         raise error
 
-    with pytest.raises(Exception, match="ValueError: holds a lock") as info:
+    with pytest.raises(RemoteError, match="ValueError: holds a lock") as info:
         engine.mapreduce(raise_unpicklable, total, [1])
+    assert type(info.value) is RemoteError
     assert isinstance(info.value.__cause__, RemoteTraceback)
 
 
@@ -391,3 +376,14 @@ def test_serial_backend_raises_with_the_real_traceback() -> None:
     assert frames[-1] == "explode"
     assert not isinstance(info.value.__cause__, RemoteTraceback)
     assert "in the mapper" in info.value.__notes__[0]
+
+
+def test_elapsed_covers_the_whole_call() -> None:
+    """Result.elapsed includes starting and stopping the workers and building the result."""
+    import time as _time
+
+    before = _time.monotonic()
+    result = mapreduce(words, total, ["a b"], workers=2)
+    call = _time.monotonic() - before
+    assert 0 < result.elapsed <= call
+    assert result.elapsed >= 0.8 * call - 0.05  # nothing of substance was left out

@@ -23,6 +23,7 @@ from mapred.output import read_part
 from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask
 from mapred.serde import dumps_function, make_packer
 from mapred.splits import MAX_CHUNK_RECORDS
+from tests.oracle import total
 
 FAIL_AT = 5_000
 
@@ -43,10 +44,6 @@ def fail_at(n: int) -> list[tuple[int, int]]:
     if n == FAIL_AT:
         raise LookupError(f"record {n}")
     return [(n % 10, 1)]
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
 
 
 @pytest.mark.parametrize(

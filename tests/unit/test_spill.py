@@ -21,7 +21,7 @@ from mapred.engine import MAP_SHARE, parse_size
 from mapred.keys import key_family, sort_keys, total_order_key
 from mapred.maptask import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
 from mapred.spill import RUN_BLOCK_ITEMS, RUN_PIECE_VALUES, merge_runs, read_run, write_run
-from tests.oracle import in_order, sequential
+from tests.oracle import in_order, sequential, total
 
 TINY = "1MiB"  # the per-task floor: spills every few thousand keys
 
@@ -35,17 +35,6 @@ def scattered(n: int) -> Iterator[tuple[str, int]]:
 
 def identity(record: Any) -> list[Any]:
     return [record]
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    """A warm engine per test: a failed job replaces workers, which must not outlive it."""
-    with Engine(workers=2) as warm:
-        yield warm
 
 
 # -- run files and the merge ----------------------------------------------------------------

@@ -18,19 +18,11 @@ from mapred.reducetask import ReduceState, ReduceTask, execute_reduce_task
 from mapred.serde import dumps_function
 from mapred.shuffle import read_batch
 from mapred.splits import FileSplit
-
-
-def words(line: str) -> Iterator[tuple[str, int]]:
-    for word in line.split():
-        yield word, 1
+from tests.oracle import total, words
 
 
 def listed(key: Any, values: Iterator[Any]) -> list[Any]:
     return list(values)
-
-
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
 
 
 def make_job(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from mapred import Engine, mapreduce, read_text, task_mapper
+from tests.oracle import in_order, total
 
 
 @task_mapper
@@ -25,46 +25,34 @@ def tag_records(records: Iterator[int]) -> Iterator[tuple[str, int]]:
         yield "all", record
 
 
-def total(key: Any, values: Iterator[int]) -> int:
-    return sum(values)
-
-
-def in_order(key: Any, values: Iterator[int]) -> list[int]:
-    return list(values)
-
-
-@pytest.fixture(scope="module")
-def engine() -> Iterator[Engine]:
-    with Engine(workers=2) as warm:
-        yield warm
-
-
 @given(
     lines=st.lists(st.text(alphabet="ab \n", max_size=12), max_size=40),
     chunksize=st.none() | st.integers(1, 7),
 )
 def test_task_mapper_counts_like_a_plain_count(
-    engine: Engine, lines: list[str], chunksize: int | None
+    module_engine: Engine, lines: list[str], chunksize: int | None
 ) -> None:
     """Counting per task, then summing, equals counting every word of the input."""
     expected = Counter(word for line in lines for word in line.split())
-    result = engine.mapreduce(count_words, total, lines, combiner=total, chunksize=chunksize)
+    result = module_engine.mapreduce(count_words, total, lines, combiner=total, chunksize=chunksize)
     assert dict(result) == dict(expected)
     assert result.counters["mapred"]["input_records"] == len(lines)
 
 
 @given(records=st.lists(st.integers(), max_size=60), chunksize=st.integers(1, 9))
-def test_task_mapper_keeps_input_order(engine: Engine, records: list[int], chunksize: int) -> None:
+def test_task_mapper_keeps_input_order(
+    module_engine: Engine, records: list[int], chunksize: int
+) -> None:
     """Records reach a task mapper in input order, and its pairs keep that order."""
-    result = engine.mapreduce(tag_records, in_order, records, chunksize=chunksize)
+    result = module_engine.mapreduce(tag_records, in_order, records, chunksize=chunksize)
     assert result.get("all", []) == records
 
 
-def test_task_mapper_reads_a_whole_split(engine: Engine, tmp_path: Path) -> None:
+def test_task_mapper_reads_a_whole_split(module_engine: Engine, tmp_path: Path) -> None:
     """Over read_text, a task mapper streams every line of its split, exactly once."""
     path = tmp_path / "words.txt"
     path.write_text("".join(f"w{i % 9} x\n" for i in range(20_000)))
-    result = engine.mapreduce(
+    result = module_engine.mapreduce(
         count_words, total, read_text(str(path), split_size=8192), combiner=total
     )
     assert result["x"] == 20_000
@@ -118,7 +106,7 @@ def test_a_task_mapper_breaking_the_contract_gets_a_type_error() -> None:
         mapreduce(listy, total, [1, 2], workers=1)
 
 
-def test_the_combiner_merges_only_keys_a_task_returned_twice(engine: Engine) -> None:
+def test_the_combiner_merges_only_keys_a_task_returned_twice(module_engine: Engine) -> None:
     """With a task mapper the combiner runs on repeated keys only: the mapper has
     already aggregated its task."""
 
@@ -130,5 +118,5 @@ def test_the_combiner_merges_only_keys_a_task_returned_twice(engine: Engine) -> 
     def tagged(key: str, values: Iterator[int]) -> int:
         return sum(values) * 100  # shows whether it ran
 
-    result = engine.mapreduce(twice_a, total, [1, 2, 3], combiner=tagged, chunksize=3)
+    result = module_engine.mapreduce(twice_a, total, [1, 2, 3], combiner=tagged, chunksize=3)
     assert result == {"a": 400, "b": 1}
