@@ -411,7 +411,7 @@ def _job_steps(mapper: Any, reducer: Any, steps: Any, options: dict[str, Any]) -
     for role, function in step.functions().items():
         if function is not None and not callable(function):
             raise TypeError(f"{role} must be callable, got {type(function).__name__}")
-    return [step]
+    return check_steps([step])
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

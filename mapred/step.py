@@ -53,7 +53,7 @@ def check_steps(steps: Any) -> list[Step]:
 
     Raises:
         TypeError, ValueError: not a list of steps, a function that is not callable,
-            a bad ``reducers`` or ``sort_values``.
+            a bad ``reducers`` or ``sort_values``, a combiner or sort for a map-only step.
     """
     if isinstance(steps, (str, bytes, Step)) or not isinstance(steps, Iterable):
         raise TypeError(f"steps must be a list of Step, got {type(steps).__name__}")
@@ -77,4 +77,15 @@ def check_steps(steps: Any) -> list[Step]:
             raise ValueError(f"step {number}: reducers must be an int >= 1, got {reducers!r}")
         if not isinstance(step.sort_values, bool):
             raise TypeError(f"step {number}: sort_values must be a bool, got {step.sort_values!r}")
+        if step.reducer is None:
+            needless = [
+                role
+                for role in ("combiner", "sort_values", "value_key")
+                if getattr(step, role) not in (None, False)
+            ]
+            if needless:
+                raise ValueError(
+                    f"step {number} is map-only (no reducer): {', '.join(needless)} would "
+                    "never be used"
+                )
     return checked

@@ -144,3 +144,10 @@ def test_steps_take_their_own_functions_not_the_engines_defaults() -> None:
             engine.mapreduce(data=[1])
         with pytest.raises(TypeError, match="step 1: reducer must be callable"):
             engine.mapreduce(steps=[Step(lambda n: [(n, n)], 3)], data=[1])  # type: ignore[arg-type]
+
+
+def test_a_map_only_job_refuses_what_it_would_never_use() -> None:
+    with pytest.raises(ValueError, match=r"map-only .*combiner"):
+        mapreduce(lambda n: [(n, n)], None, [1], combiner=lambda k, vs: 0, backend="serial")
+    with pytest.raises(ValueError, match=r"map-only .*sort_values"):
+        mapreduce(lambda n: [(n, n)], None, [1], sort_values=True, backend="serial")
