@@ -85,6 +85,9 @@ def launch_job(
         for number, (step, functions) in enumerate(zip(steps, pickled, strict=True), 1):
             last = number == len(steps)
             n_reduces = 0 if step.reducer is None else step.reducers or reducers
+            step_dir = _step_dir(workdir, number, len(steps))
+            if step_dir is not None and step_dir != workdir:
+                os.mkdir(step_dir, 0o700)
             concurrent_reduces = max(1, min(backend.slots(), n_reduces))
             spec = JobSpec(
                 job_id=f"{job_id}-{number}",
@@ -93,7 +96,7 @@ def launch_job(
                 combiner=functions["combiner"],
                 partitioner=functions["partitioner"],
                 reducers=n_reduces,
-                workdir=_step_dir(workdir, number, len(steps)),
+                workdir=step_dir,
                 memory_limit=max(MIN_MEMORY_LIMIT, memory_limit // concurrent_reduces),
                 map_memory=memory_limit // MAP_SHARE,
                 output_dir=output_dir if last else None,
@@ -127,8 +130,9 @@ def launch_job(
                 if bar is not None:  # before assembling: the bar clears itself
                     bar.close()
             _add_step_counters(totals, driver.counters, number, len(steps))
-            if number > 1 and workdir is not None:  # the previous step's parts are read
-                remove_workdir(_step_dir(workdir, number - 1, len(steps)) or "")
+            previous_dir = _step_dir(workdir, number - 1, len(steps))
+            if number > 1 and previous_dir is not None:  # its parts are read: not needed
+                remove_workdir(previous_dir)
             inputs = next_inputs(results, emits_pairs(step.reducer) or step.reducer is None)
             # Parts are in the step's output order when concatenated only if it had one
             # partition, or was map-only over records already in order.
@@ -154,9 +158,7 @@ def _step_dir(workdir: str | None, number: int, steps: int) -> str | None:
     it (file names of map outputs, runs and parts repeat from step to step)."""
     if workdir is None or steps == 1:
         return workdir
-    path = os.path.join(workdir, f"step-{number}")
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    return os.path.join(workdir, f"step-{number}")
 
 
 def _add_step_counters(totals: Counters, step: Counters, number: int, steps: int) -> None:
