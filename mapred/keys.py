@@ -26,7 +26,7 @@ import numbers
 import zlib
 from collections.abc import Callable
 from itertools import chain, repeat
-from operator import ne
+from operator import itemgetter, ne
 from typing import Any
 
 import msgpack
@@ -141,12 +141,11 @@ def _joined_has(keys: list[tuple[str, ...]], text: str) -> bool:
 def item_order(natural: bool) -> Callable[[tuple[Any, Any]], Any]:
     """The sort key of ``(key, ...)`` items: the key itself, or its total order key."""
     if natural:
-        return _first
+        return _FIRST
     return _total_order_first
 
 
-def _first(item: tuple[Any, Any]) -> Any:
-    return item[0]
+_FIRST = itemgetter(0)
 
 
 def _total_order_first(item: tuple[Any, Any]) -> tuple[Any, ...]:
@@ -273,7 +272,7 @@ def partition_indices(
         hashes = map(zlib.crc32, map(_pack_canonical, keys))
     else:
         hashes = map(stable_hash, keys)
-    return [crc % reducers for crc in hashes]
+    return list(map(reducers.__rmod__, hashes))
 
 
 def checked_partitioner(

@@ -12,10 +12,10 @@ attempt that dies is simply never referenced.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Any
 
 from mapred.context import TaskContext, running_task
@@ -218,30 +218,68 @@ def _map_task(
 ) -> None:
     """The loop of :func:`_map_records` for a task mapper: one call with every record.
 
-    Its pairs are mostly one per distinct key, so a membership test beats catching
-    KeyError (which costs twice as much when the key is new).
+    Its pairs are mostly one per distinct key, so they are taken ``limit`` at a time and
+    grouped by C-level passes (:func:`_group_distinct`); the per-pair loop of
+    :func:`_group` runs only where keys repeat, or to say which pair breaks the contract.
+    The flushes fall where the per-pair loop's would: every ``limit`` pairs.
     """
     limit = buffer_pairs(job.spec.map_memory)
+    pairs: list[Any] = []
+    try:
+        produced = iter(job.mapper(records))
+        while pairs := list(itertools.islice(produced, limit)):
+            buffer = _group_distinct(pairs)
+            if buffer is None:
+                buffer = _group(pairs)
+            _flush(job, task, buffer, output, counters)
+            if len(pairs) < limit:
+                break
+    except BaseException as exc:
+        if _noted(exc):
+            raise
+        raise _explain(exc, task, records, None, 0) from None
+
+
+def _group_distinct(pairs: list[Any]) -> dict[Any, list[Any]] | None:
+    """The pairs as a buffer, if they are (key, value) pairs with distinct keys; else
+    None (then :func:`_group` groups them, or finds the pair that is wrong)."""
+    try:
+        if set(map(len, pairs)) != {2}:
+            return None
+        values = map(list, zip(map(_SECOND, pairs), strict=True))  # [value] for each pair
+        buffer = dict(zip(map(_FIRST, pairs), values, strict=True))
+    except TypeError:  # an unsized pair, an unhashable key
+        return None
+    return buffer if len(buffer) == len(pairs) else None
+
+
+def _group(pairs: list[Any]) -> dict[Any, list[Any]]:
+    """Group pairs by key, each key's values in order, checking each pair."""
     buffer: dict[Any, list[Any]] = {}
-    pending = 0
     pair: Any = None
     try:
-        for pair in job.mapper(records):
+        for pair in pairs:
             key, value = pair
             if key in buffer:
                 buffer[key].append(value)
             else:
                 buffer[key] = [value]
-            pending += 1
-            if pending >= limit:
-                _flush(job, task, buffer, output, counters)
-                buffer = {}
-                pending = 0
-    except BaseException as exc:
-        if _noted(exc):
-            raise
-        raise _explain(exc, task, records, pair, 0) from None
-    _flush(job, task, buffer, output, counters)
+    except (TypeError, ValueError) as exc:
+        raise _BrokenPair(pair, exc) from None
+    return buffer
+
+
+class _BrokenPair(Exception):
+    """A task mapper's output that is not a (key, value) pair with a hashable key."""
+
+    def __init__(self, pair: Any, error: Exception) -> None:
+        super().__init__(str(error))
+        self.pair = pair
+        self.error = error
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
 
 
 class _Tally:
@@ -304,28 +342,35 @@ def _explain(
         where = f"{task.describe()}, in the task mapper"
     else:
         where = f"{task.describe()}, record {n_records}: {short_repr(record)}"
+    if isinstance(exc, _BrokenPair):
+        return _contract_error(exc.error, exc.pair, where)
     if ours and isinstance(exc, (TypeError, ValueError)):
-        if pair is None:
-            return TypeError(
-                f"mapper must return an iterable of (key, value) pairs; {where} "
-                f"returned something that is not iterable ({exc})"
-            )
-        if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
-            return TypeError(
-                f"mapper must yield (key, value) pairs, got {short_repr(pair)} "
-                f"(type {type(pair).__name__}); {where}"
-            )
-        return TypeError(
-            f"mapper yielded an unhashable key {short_repr(pair[0])} "
-            f"(type {type(pair[0]).__name__}); keys must be hashable "
-            f"(use a tuple instead of a list); {where}"
-        )
+        return _contract_error(exc, pair, where)
     exc.add_note(f"mapred: in the mapper, {where}")
     return exc
 
 
 # The map loops whose own TypeError/ValueError means a broken mapper contract.
 MAP_LOOPS = {_map_records.__code__, _map_task.__code__}
+
+
+def _contract_error(exc: Exception, pair: Any, where: str) -> TypeError:
+    """The error for a mapper that broke the contract: no iterable, no pair, a bad key."""
+    if pair is None:
+        return TypeError(
+            f"mapper must return an iterable of (key, value) pairs; {where} "
+            f"returned something that is not iterable ({exc})"
+        )
+    if not (isinstance(pair, (tuple, list)) and len(pair) == 2):
+        return TypeError(
+            f"mapper must yield (key, value) pairs, got {short_repr(pair)} "
+            f"(type {type(pair).__name__}); {where}"
+        )
+    return TypeError(
+        f"mapper yielded an unhashable key {short_repr(pair[0])} "
+        f"(type {type(pair[0]).__name__}); keys must be hashable "
+        f"(use a tuple instead of a list); {where}"
+    )
 
 
 _READERS = frozenset({"mapred.splitreader", "mapred.storage"})
@@ -428,7 +473,7 @@ def _combine(
         for key in several:
             if tagged:  # (origin, value): the combined value keeps the first origin
                 held = buffer[key]
-                buffer[key] = [(held[0][0], combiner(key, map(_second, held)))]
+                buffer[key] = [(held[0][0], combiner(key, map(_SECOND, held)))]
             else:
                 buffer[key] = [combiner(key, iter(buffer[key]))]
     except BaseException as exc:
@@ -437,4 +482,3 @@ def _combine(
 
 
 _ONE = 1
-_second = itemgetter(1)

@@ -4,13 +4,16 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
 
     driver (Driver)              Dask scheduler                     Dask workers
     submit(MapTask i) ──► mapred-map-<job>-<i>-<a> ─────────► execute_map_task: the worker
-                             │                                 reads its own split
-                             ├─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
-                             └─► mapred-part-…-<p>  partition p's batches,
-                                                    kept on a worker as a future
-    forward(i, [part future]) ─► ReduceTask p waits here until every map is in, then
-                                 mapred-reduce-<job>-<p>-<a> ◄── the part futures of every
-                                 map task, in map order (Dask moves them worker to worker)
+                             │                                 reads its own split; the
+                             │                                 result (every partition's
+                             │                                 batches) stays on it
+                             └─► mapred-mapinfo-…  counters, bytes read ──► Event "done"
+    every map task in:       mapred-group-<job>-<w>   one per worker holding map results:
+                             │                        cuts them by partition, where they are
+                             └─► mapred-pick-<job>-<w>-<p>  partition p of group w only,
+                                                            on the same worker
+    ReduceTask p ──────────► mapred-reduce-<job>-<p>-<a> ◄── pick p of every group,
+                                 ingested in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
 
 *The driver* (:class:`~mapred.driver.Driver`) is the one scheduler, exactly as with local
@@ -20,12 +23,14 @@ stage functions (:func:`~mapred.maptask.execute_map_task`, :class:`~mapred.reduc
 run as Dask tasks, wrapped by :mod:`mapred.backends.dask_tasks` (what runs on the
 workers); this module is the driver's side.
 
-*Map output stays on the workers.* A map task's result is split into one small Dask task
-per partition; the driver receives only the counters and forwards *futures*, and a reduce
-task takes its partition of every map task as dependencies, so the shuffle goes worker to
-worker and never through the driver. The job's functions travel once per job, as the
-result of a ``mapred-spec-<job>`` task (recomputed, unlike scattered data, if every worker
-holding it dies).
+*Map output stays on the workers.* A map task's result stays whole on its worker; the
+driver receives only the counters (a ``mapred-mapinfo`` task) and forwards the result's
+*key*. Once every map task is in, :mod:`mapred.backends.dask_shuffle` cuts the results
+by partition on each worker that holds some (a group, then a pick per partition), and a
+reduce task depends on its pick of every group: the shuffle goes worker to worker, never
+through the driver, in about 2M + W(R + 1) + R Dask tasks (W workers), not M x R. The
+job's functions travel once per job, as the result of a ``mapred-spec-<job>`` task
+(recomputed, unlike scattered data, if every worker holding it dies).
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
 type, notes and traceback text) inside a :class:`~mapred.backends.dask_tasks.TaskFailed`;
@@ -59,14 +64,8 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
-from mapred.backends.dask_tasks import (
-    TaskFailed,
-    job_spec,
-    map_info,
-    map_partition,
-    run_map,
-    run_reduce,
-)
+from mapred.backends.dask_shuffle import cut_by_partition
+from mapred.backends.dask_tasks import TaskFailed, job_spec, map_info, run_map, run_reduce
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
@@ -99,13 +98,12 @@ DASK_DEATH = "a Dask worker died while running it or holding its output"
 
 @dataclass
 class _Running:
-    """A task on a slot: its futures, and for a reduce task, the map output it has."""
+    """A task on a slot: its futures, and for a reduce task, the map tasks it heard of."""
 
     task: MapTask | ReduceTask
     watched: DaskFuture | None = None  # done means the task is done (None: a reduce not yet sent)
     futures: list[DaskFuture] = field(default_factory=list)  # cancelled by reset()
-    parts: list[DaskFuture] = field(default_factory=list)  # a map task's output, per partition
-    received: dict[int, tuple[Any, ...]] = field(default_factory=dict)  # map index -> parts
+    received: set[int] = field(default_factory=set)  # map indexes committed
 
 
 @dataclass(frozen=True)
@@ -143,8 +141,10 @@ class DaskBackend(Backend):
         self._lock = threading.Lock()  # _starts is written by the client's event loop thread
         self._starts: dict[tuple[str, int, int], int] = {}  # (phase, index, attempt) -> starts
         self._job_id: str | None = None
-        self._reduces_left = 0
+        self._reduces_left = self._reducers = 0
         self._spec: DaskFuture | None = None
+        self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
+        self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -160,7 +160,9 @@ class DaskBackend(Backend):
         with self._lock:
             self._job_id = spec.job_id
             self._starts = {}
-        self._reduces_left = spec.reducers
+        self._reduces_left = self._reducers = spec.reducers
+        self._outputs = {}
+        self._shuffle = None
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -176,7 +178,7 @@ class DaskBackend(Backend):
         if isinstance(task, MapTask):
             self._running[slot] = self._submit_map(slot, spec, task)
             return
-        entry = _Running(task, received=dict(task.committed))
+        entry = _Running(task, received={index for index, _ in task.committed})
         self._running[slot] = entry
         self._submit_reduce_when_complete(slot, entry)
 
@@ -191,48 +193,43 @@ class DaskBackend(Backend):
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
         # it is sent, and the records of an iterable are the user's objects, whose classes
-        # it may not have (or which may do anything when unpickled).
-        output = self.client.submit(
-            run_map,
-            self._spec,
-            task.index,
-            task.attempt,
-            dumps(task),
-            self._topic,
-            key=f"mapred-map-{name}",
-            pure=False,
-        )
-        info = self.client.submit(map_info, output, key=f"mapred-mapinfo-{name}", pure=False)
-        partitions = range(spec.reducers)
-        parts = self.client.map(
-            map_partition,
-            [output] * spec.reducers,
-            partitions,
-            key=[f"mapred-part-{name}-{p}" for p in partitions],
-            pure=False,
-        )
+        # it may not have (or which may do anything when unpickled). The map task and its
+        # mapinfo go in one message (Client.get's graph: a tuple is a call, a key in it
+        # stands for that task's result): the scheduler's cost is mostly per message.
+        graph = {
+            f"mapred-map-{name}": (
+                run_map,
+                self._spec,
+                task.index,
+                task.attempt,
+                dumps(task),
+                self._topic,
+            ),
+            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
+        }
+        output, info = self.client.get(graph, list(graph), sync=False)
         info.add_done_callback(partial(self._finished, slot))
-        return _Running(task, watched=info, futures=[output, info, *parts], parts=parts)
+        return _Running(task, watched=info, futures=[output, info])
 
     def forward(self, slot: int, map_index: int, batches: Any) -> None:
         entry = self._running.get(slot)
         if entry is None or not isinstance(entry.task, ReduceTask):
             return
-        entry.received[map_index] = tuple(batches)
+        entry.received.add(map_index)
         self._submit_reduce_when_complete(slot, entry)
 
     def _submit_reduce_when_complete(self, slot: int, entry: _Running) -> None:
+        """Once every map task is in: the reduce task, over its pick of every group."""
         task = entry.task
         assert isinstance(task, ReduceTask)
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
-        parts = [list(entry.received[index]) for index in range(task.n_maps)]
-        entry.received = {}
+        picks = [by_partition[task.partition] for by_partition in self._picks(task.n_maps)]
         future = self.client.submit(
             run_reduce,
             self._spec,
             replace(task, committed=()),
-            parts,
+            picks,
             self._topic,
             key=f"mapred-reduce-{self._job_id}-{task.partition}-{task.attempt}",
             pure=False,
@@ -240,6 +237,14 @@ class DaskBackend(Backend):
         entry.watched = future
         entry.futures = [future]
         future.add_done_callback(partial(self._finished, slot))
+
+    def _picks(self, n_maps: int) -> list[list[DaskFuture]]:
+        """The picks of the job's map output, per group and partition (made once)."""
+        if self._shuffle is None:
+            outputs = [self._outputs[index] for index in range(n_maps)]
+            self._shuffle = cut_by_partition(self.client, self._job_id, outputs, self._reducers)
+            self._outputs = {}  # the groups hold them now: let the picks replace them
+        return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
         """Runs in Dask's callback thread: hand the finished future to :meth:`wait`."""
@@ -312,12 +317,19 @@ class DaskBackend(Backend):
             else:
                 value = values[position]
             if isinstance(entry.task, MapTask):
-                batches = [[cast(Any, part)] for part in entry.parts]
-                value = replace(value, batches=batches)
+                # The output stays on its worker: the driver forwards a name, per partition.
+                output = entry.futures[0]
+                self._outputs[value.index] = output
+                reference: list[Any] = [output.key]
+                value = replace(value, batches=[reference] * self._reducers)
             else:
+                if self._shuffle is not None:  # its partition is reduced: let it go
+                    for by_partition in self._shuffle:
+                        by_partition[value.partition] = None
                 self._reduces_left -= 1
                 if self._reduces_left == 0:  # the job's last task: the cluster may forget it
                     self._spec = None
+                    self._shuffle = None
             events.append(Event(slot, "done", value))
         return events
 
@@ -367,6 +379,8 @@ class DaskBackend(Backend):
         futures = [future for entry in self._running.values() for future in entry.futures]
         self._running.clear()
         self._spec = None
+        self._outputs = {}
+        self._shuffle = None
         if futures:
             self._cancel(futures)
         try:

@@ -9,18 +9,20 @@ as the local worker loop does.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import shutil
 import tempfile
 from copy import copy
 from dataclasses import replace
-from typing import Any
+from operator import itemgetter
 
-from mapred.errors import pack_exception, short_repr, task_error
+from mapred.errors import pack_exception, safe_str, short_repr, task_error
 from mapred.job import JobLoader, JobSpec
 from mapred.maptask import MapResult, execute_map_task
 from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
 from mapred.serde import loads
+from mapred.shuffle import Batch
 
 # Importable without Dask (pytest's doctest collection imports every module); the
 # backend refuses to start without it.
@@ -88,7 +90,9 @@ def _announce(topic: str, job_id: str, phase: str, index: int, attempt: int) -> 
 def _failed(exc: BaseException) -> TaskFailed:
     """Pack a task's exception for the driver, as the local worker loop does."""
     error = task_error(exc, "on a Dask worker")
-    return TaskFailed(pack_exception(error), f"{type(error).__name__}: {short_repr(str(error))}")
+    return TaskFailed(
+        pack_exception(error), f"{type(error).__name__}: {short_repr(safe_str(error))}"
+    )
 
 
 def run_map(spec: JobSpec, index: int, attempt: int, task: bytes, topic: str) -> MapResult:
@@ -108,19 +112,43 @@ def map_info(result: MapResult) -> MapResult:
     return replace(result, batches=[])
 
 
-def map_partition(result: MapResult, partition: int) -> list[Any]:
-    """One partition's batches of a map result, for the reduce task that wants them."""
-    return result.batches[partition]
+# What a reduce task receives of one map task: its index and its batches for the partition.
+Piece = tuple[int, list[Batch]]
+
+
+def group_partitions(indices: list[int], *results: MapResult) -> list[list[Piece]]:
+    """The ``mapred-group-…`` task: the map results one worker holds, cut by partition.
+
+    ``results[k]`` is map task ``indices[k]``'s result. Item ``p`` of the answer lists
+    partition ``p``'s batches of each of them, in map order (empty ones too: a reduce
+    task ingests map index after map index), so
+    that one :func:`pick_partition` task per worker, not one per map task, serves a
+    reduce task. The batches are the map results' own objects: on the worker holding
+    them, nothing is copied.
+    """
+    if not results:
+        return []
+    return [
+        [(index, result.batches[p]) for index, result in zip(indices, results, strict=True)]
+        for p in range(len(results[0].batches))
+    ]
+
+
+def pick_partition(grouped: list[list[Piece]], partition: int) -> list[Piece]:
+    """One partition of a worker's grouped map output: what travels to a reduce task."""
+    return grouped[partition] if grouped else []
 
 
 def run_reduce(
-    spec: JobSpec, task: ReduceTask, parts: list[list[list[Any]]], topic: str
+    spec: JobSpec, task: ReduceTask, pieces: list[list[Piece]], topic: str
 ) -> ReduceResult:
     """A reduce task attempt over its partition of every map task, in map order.
 
-    ``parts[i]`` holds map task ``i``'s batch lists for this partition. Spill runs
-    go to a private directory in the worker's local directory; the output comes back
-    as bytes, or goes to ``spec.output_dir`` (which every worker must see).
+    ``pieces`` holds one :func:`pick_partition` result per group of map tasks (per worker
+    that held their output); each is in map order, and together they are sorted again
+    here, by map index. Spill runs go to a private directory in the worker's local
+    directory; the output comes back as bytes, or goes to ``spec.output_dir`` (which every
+    worker must see).
     """
     _announce(topic, spec.job_id, "reduce", task.partition, task.attempt)
     try:
@@ -129,8 +157,8 @@ def run_reduce(
             job = copy(_loader.load(spec))
             job.spec = replace(spec, workdir=scratch)
             state = ReduceState(job, task)
-            for index, batch_lists in enumerate(parts):
-                state.add(index, [batch for batches in batch_lists for batch in batches])
+            for index, batches in heapq.merge(*pieces, key=itemgetter(0)):
+                state.add(index, batches)
             result = state.finish()
             if spec.output_dir is None and result.path is not None:
                 with open(result.path, "rb") as file:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import re
 import sys
 from collections import Counter
 
@@ -347,3 +348,16 @@ def test_relative_paths(cli, tmp_path, monkeypatch):
     (tmp_path / "rel.txt").write_text("r\n")
     monkeypatch.chdir(tmp_path)
     assert cli("wordcount", "-w", "1", "rel.txt").out == "r\t1\n"
+
+
+def test_whitespace_pattern_counts_what_the_regex_counts(cli, tmp_path):
+    """--pattern '\\S+' runs as str.split() over blocks of lines: the same tokens as the
+    regex, with Unicode whitespace (no-break space, vertical tab...) splitting alike."""
+    text = "a b\u00a0c\n\u2003A\tb\x0bc \n\nd\u3000e\u00a0\x1c\n" * 50
+    path = tmp_path / "ws.txt"
+    path.write_text(text, encoding="utf-8")
+    expected = Counter(match.group() for match in re.finditer(r"\S+", text.lower()))
+    run = cli("wordcount", "--pattern", r"\S+", "--sort", "key", "-w", "2", path)
+    assert run.status == 0, run
+    rows = [line.split("\t") for line in run.out.splitlines()]
+    assert {word: int(count) for word, count in rows} == dict(expected)
