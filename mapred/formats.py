@@ -15,6 +15,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
+from itertools import repeat
+from operator import itemgetter
 from typing import IO, Any
 
 FORMATS = ("tsv", "csv", "jsonl")
@@ -25,6 +27,10 @@ WRITE_BATCH_LINES = 4096
 # TSV fields cannot hold a tab or a newline; escape them (and the escape character) so
 # every line stays two fields and the text can be recovered, as PostgreSQL's COPY does.
 _TSV_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+_WORD = itemgetter(0)
+_COUNT = itemgetter(1)
 
 
 class ReaderGone(Exception):
@@ -80,8 +86,10 @@ def format_counts(rows: Iterable[tuple[str, int]], fmt: str) -> Iterator[str]:
     >>> list(format_counts([("é", 1)], "jsonl"))
     ['{"word": "é", "count": 1}\\n']
     """
-    if fmt == "tsv":
-        return (f"{tsv_field(word)}\t{count}\n" for word, count in rows)
+    if fmt == "tsv":  # C-level passes: a word count may have millions of rows
+        rows = rows if isinstance(rows, list) else list(rows)
+        words = map(str.translate, map(_WORD, rows), repeat(_TSV_ESCAPES))
+        return map("%s\t%s\n".__mod__, zip(words, map(_COUNT, rows), strict=True))
     if fmt == "jsonl":
         dumps = json.dumps
         return (

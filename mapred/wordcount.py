@@ -113,11 +113,16 @@ def order_counts(
     ([('b', 3), ('d', 3)], [('b', 3), ('c', 2), ('d', 3)])
     """
     items = counts.items()
+    # The items come in key order and both sorts are stable, so sorting by count alone,
+    # descending (a C-level key), leaves ties in word order: the order of count_order.
     if top is not None and top < len(counts):
-        rows = heapq.nsmallest(top, items, key=count_order)  # O(n log top), not a full sort
+        rows = heapq.nlargest(top, items, key=_COUNT)  # O(n log top), not a full sort
         if sort == "key":
             rows.sort(key=itemgetter(0))
         return rows
     if sort == "key":
         return list(items)
-    return sorted(items, key=count_order)
+    return sorted(items, key=_COUNT, reverse=True)
+
+
+_COUNT = itemgetter(1)
