@@ -13,7 +13,14 @@ Result({'a': 1, 'b': 3, 'c': 1})
 from mapred.context import TaskContext, task_context
 from mapred.counters import increment
 from mapred.engine import Engine, mapreduce
-from mapred.errors import DecodeError, InternalError, JobTimeout, MapredError, WorkerLost
+from mapred.errors import (
+    DecodeError,
+    InputChanged,
+    InternalError,
+    JobTimeout,
+    MapredError,
+    WorkerLost,
+)
 from mapred.job import pair_reducer, task_mapper, task_reducer
 from mapred.pairs import OutputPairs, PairsResult
 from mapred.program import Job
@@ -27,6 +34,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DecodeError",
     "Engine",
+    "InputChanged",
     "InternalError",
     "Job",
     "JobTimeout",

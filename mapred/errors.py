@@ -6,6 +6,8 @@
     ├── JobTimeout(TimeoutError)     the job ran past ``timeout``
     ├── WorkerLost                   a task's process died more than ``max_retries`` times
     ├── DecodeError(ValueError)      input bytes that the encoding cannot decode
+    ├── InputChanged                 an input file changed (truncated, rewritten, replaced)
+    │                                while the job read it
     └── InternalError                a bug in mapred itself
 
 User exceptions are never wrapped: they come back with their original type, the
@@ -64,6 +66,24 @@ class DecodeError(MapredError, ValueError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.path, self.line))
+
+
+class InputChanged(MapredError):
+    """An input file changed while the job read it: never a silent, mixed answer.
+
+    Raised at once, not retried: reading the file again would not give the version
+    the job planned its splits on. The message names the file and what changed.
+
+    Attributes:
+        path: the file (a path or URL).
+    """
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.path), self.__dict__)  # notes too
 
 
 class InternalError(MapredError):

@@ -26,9 +26,12 @@ Invariants:
 * A split of a URL (``s3://``, ``gs://``, ...) is read the same way through
   :mod:`mapred.storage`, with ranged reads of its own bytes only; local paths never
   import fsspec.
+* A split carries its file's identity as planned (:mod:`mapred.fileid`): a file that
+  changed since (truncated, rewritten, replaced) is an ``InputChanged`` when the split
+  is opened or, for a local file, once it has been read, never a mixed answer.
 
-This module runs in workers: stdlib only (plus :mod:`mapred.errors`, and
-:mod:`mapred.storage` for URLs).
+This module runs in workers: stdlib only (plus :mod:`mapred.errors`,
+:mod:`mapred.fileid`, and :mod:`mapred.storage` for URLs).
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ from functools import lru_cache, partial
 from typing import IO, Any
 
 from mapred import storage
-from mapred.errors import DecodeError
+from mapred.errors import DecodeError, InputChanged
+from mapred.fileid import FileIdentity, check_unchanged
 
 # Bytes read per call. Each block costs some Python work (a read, a decode, a
 # split, a generator step), so blocks must hold many lines; but all of a block's
@@ -87,6 +91,8 @@ class FileSplit:
         compression: ``None``, ``"gz"``, ``"bz2"`` or ``"xz"``.
         storage_options: for a URL, passed to fsspec (credentials, endpoint); left
             out of ``repr`` and comparisons so that secrets stay out of messages.
+        identity: the file's identity when the splits were planned, checked by the
+            worker that reads the split; ``None`` (a split made by hand) checks nothing.
     """
 
     path: str
@@ -94,6 +100,7 @@ class FileSplit:
     end: int
     compression: str | None = None
     storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    identity: FileIdentity | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """The split for an error note.
@@ -238,51 +245,88 @@ def _blocks(
 
 
 def _split_blocks(split: FileSplit, encoding: str, errors: str) -> Iterator[list[str]]:
-    if split.compression is not None:
-        with _open_compressed(split) as stream:
-            yield from _blocks(stream.read, encoding, errors, split.path)
+    """The split's lines in blocks, its file checked against its planned identity.
+
+    Checked when opened, and again once read (a local file, with one ``fstat``): a
+    truncation or rewrite during the read is caught too. An error while reading (a
+    decode error where a truncation cut a character, a gzip stream cut short) is an
+    ``InputChanged`` if the file changed meanwhile.
+    """
+    whole = split.compression is not None or not is_newline_safe(encoding)
+    with _open_bytes(split, whole) as raw:
+        try:
+            if split.compression is not None:
+                with _decompress(raw, split.compression) as stream:
+                    yield from _blocks(stream.read, encoding, errors, split.path)
+            else:
+                yield from _file_blocks(raw, split, whole, encoding, errors)
+        except InputChanged:
+            raise
+        except Exception:
+            _check_read(split, raw)  # a truncation can look like bad bytes, a cut stream
+            raise
+        _check_read(split, raw)
+
+
+def _check_read(split: FileSplit, file: IO[bytes]) -> None:
+    """After reading a local split: is its file still the planned one? (one ``fstat``)"""
+    if split.identity is not None and not storage.is_url(split.path):
+        now = FileIdentity.of_stat(os.fstat(file.fileno()))
+        check_unchanged(split.path, split.identity, now, f"after reading {split.describe()}")
+
+
+def _file_blocks(
+    file: IO[bytes], split: FileSplit, whole: bool, encoding: str, errors: str
+) -> Iterator[list[str]]:
+    """The lines of a split of an uncompressed file, already open."""
+    if whole:
+        yield from _text_blocks(file.read, encoding, errors, split.path)
         return
-    whole = not is_newline_safe(encoding)
-    with _open_bytes(split, whole) as file:
-        if whole:
-            yield from _text_blocks(file.read, encoding, errors, split.path)
-            return
-        pos, end, head = split.start, split.end, b""
-        if pos > 0:
-            # The line holding byte pos-1 belongs to the previous split (or, if
-            # that byte is a newline, ends there): skip through its newline.
-            pos -= 1
-            file.seek(pos)
-            while True:
-                block = file.read(_read_size(pos, end))
-                if not block:
-                    return
-                newline = block.find(b"\n")
-                if newline >= 0:
-                    pos += newline + 1
-                    head = block[newline + 1 :]
-                    break
-                pos += len(block)
-        lines_before = partial(_count_newlines, split, pos)
-        yield from _byte_blocks(
-            file.read, pos, end, head, encoding, errors, split.path, lines_before
-        )
+    pos, end, head = split.start, split.end, b""
+    if pos > 0:
+        # The line holding byte pos-1 belongs to the previous split (or, if
+        # that byte is a newline, ends there): skip through its newline.
+        pos -= 1
+        file.seek(pos)
+        while True:
+            block = file.read(_read_size(pos, end))
+            if not block:
+                return
+            newline = block.find(b"\n")
+            if newline >= 0:
+                pos += newline + 1
+                head = block[newline + 1 :]
+                break
+            pos += len(block)
+    lines_before = partial(_count_newlines, split, pos)
+    yield from _byte_blocks(file.read, pos, end, head, encoding, errors, split.path, lines_before)
 
 
 def _open_bytes(split: FileSplit, whole: bool) -> IO[bytes]:
-    """The split's file, unbuffered (blocks are already large): local, or ranged reads."""
+    """The split's file, unbuffered (blocks are already large): local, or ranged reads.
+
+    Checked against the split's planned identity once open (an ``fstat`` of the
+    descriptor; for a URL, what the store says of the object now).
+    """
+    file: IO[bytes]
     if not storage.is_url(split.path):
-        return open(split.path, "rb", buffering=0)
-    if whole:
-        return storage.open_input(split.path, split.storage_options)
-    return storage.open_range(split.path, split.storage_options, split.start, split.end)
-
-
-@contextlib.contextmanager
-def _open_compressed(split: FileSplit) -> Iterator[gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile]:
-    """A decompressing reader over the whole file."""
-    with _open_bytes(split, whole=True) as raw, _decompress(raw, split.compression) as stream:
-        yield stream
+        file = open(split.path, "rb", buffering=0)  # noqa: SIM115 (closed by the caller)
+    elif whole:
+        file = storage.open_input(split.path, split.storage_options)
+    else:
+        file = storage.open_range(split.path, split.storage_options, split.start, split.end)
+    if split.identity is None:
+        return file
+    try:
+        if storage.is_url(split.path):
+            now = FileIdentity.of_info(storage.info_of(file, split.path, split.storage_options))
+        else:
+            now = FileIdentity.of_stat(os.fstat(file.fileno()))
+        check_unchanged(split.path, split.identity, now, f"opening {split.describe()}")
+    except BaseException:
+        file.close()
+        raise
+    return file
 
 
 def _decompress(

@@ -3,17 +3,23 @@
 Two kinds of input reach a map task:
 
 * records of a user iterable, cut by :func:`iter_record_splits` into lists on a
-  deterministic schedule (it never depends on timing or on the number of workers);
+  deterministic schedule (it never depends on timing or on the number of workers),
+  bounded in records and bytes (:mod:`mapred.recordsplits`);
 * lines of text files, described by :func:`read_text` as a :class:`TextInput`.
   :meth:`TextInput.plan_splits` cuts each plain file into :class:`FileSplit` byte
   ranges; every worker reads its own split (:mod:`mapred.splitreader`), the driver
   ships only the split. Streams (stdin, FIFOs, character devices) are read by the
   driver with :func:`iter_stream_lines`.
 
+Each split carries its file's identity as planned (size, modification time, inode
+and device; for a URL, its size and ETag or the like, as listed): the worker that
+reads it checks the file is still that one (:mod:`mapred.fileid`), so a file changed
+while the job runs is an ``InputChanged``, never a mixed answer.
+
 Paths are local (globs, directories, streams), or URLs of remote storage listed
 through fsspec (:mod:`mapred.storage`); ``file://`` URLs are local paths.
 
-The reading side is re-exported here (``FileSplit``, ``read_split``,
+The reading side and the record splits are re-exported here (``FileSplit``, ``read_split``,
 ``read_split_blocks``, ``iter_stream_lines``, ...), so ``mapred.splits`` stays the
 one import for input.
 """
@@ -21,14 +27,23 @@ one import for input.
 from __future__ import annotations
 
 import glob
-import itertools
 import os
 import stat
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 from mapred import storage
+from mapred.fileid import FileIdentity
+from mapred.recordsplits import (
+    FIRST_CHUNK_RECORDS,
+    MAX_CHUNK_RECORDS,
+    MAX_RECORD_SPLIT_BYTES,
+    MIB,
+    batch_bytes,
+    iter_record_splits,
+    record_bytes,
+)
 from mapred.splitreader import (
     BLOCK_BYTES,
     COMPRESSIONS,
@@ -45,10 +60,6 @@ from mapred.splitreader import (
     split_lines,
 )
 
-T = TypeVar("T")
-
-MIB = 1 << 20
-
 # Automatic split size: about TARGET_SPLITS splits per job, each between
 # MIN_SPLIT_BYTES and MAX_SPLIT_BYTES. Smaller splits balance load across workers
 # and show progress sooner; larger ones amortize the per-task cost (a process
@@ -60,14 +71,6 @@ MIB = 1 << 20
 TARGET_SPLITS = 16
 MIN_SPLIT_BYTES = MIB
 MAX_SPLIT_BYTES = 32 * MIB
-
-# Automatic chunk sizes for iterable input: FIRST_CHUNK_RECORDS, then doubling up
-# to MAX_CHUNK_RECORDS. Small first chunks let a tiny job (a few hundred records
-# of heavy work) still spread over the workers; bigger later chunks amortize the
-# per-task cost (pickling, a process round trip) on large inputs. The schedule is
-# fixed: it never depends on timing or on the number of workers.
-FIRST_CHUNK_RECORDS = 64
-MAX_CHUNK_RECORDS = 8192
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class TextInput:
         streams: the sources that are not regular files: ``"-"`` (stdin),
             FIFOs and character devices, read by the driver.
         remote_sizes: the size of each remote file (a URL), listed by ``read_text``.
+        remote_identities: the identity of each remote file as listed (its size and
+            ETag, generation or modification time): splits are planned on that
+            version, and workers check they read it.
         storage_options: passed to fsspec for the URLs among the sources; left out
             of ``repr`` and comparisons so that secrets stay out of messages.
         with_path: records are ``(path, line)`` instead of lines.
@@ -99,6 +105,9 @@ class TextInput:
     streams: tuple[str, ...] = ()
     remote_sizes: Mapping[str, int] = field(default_factory=dict, repr=False, compare=False)
     storage_options: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    remote_identities: Mapping[str, FileIdentity] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     with_path: bool = False
 
     @property
@@ -109,12 +118,15 @@ class TextInput:
 
     def total_bytes(self) -> int:
         """The size on disk of all regular files (streams are not counted)."""
-        return sum(self._size(path) for path in self.files)
+        return sum(self._identity(path).size for path in self.files)
 
-    def _size(self, path: str) -> int:
+    def _identity(self, path: str) -> FileIdentity:
+        """The file as it is now (a URL: as listed), for planning and checking."""
+        if path in self.remote_identities:
+            return self.remote_identities[path]
         if path in self.remote_sizes:
-            return self.remote_sizes[path]
-        return os.stat(path).st_size
+            return FileIdentity(self.remote_sizes[path])
+        return FileIdentity.of_stat(os.stat(path))
 
     def plan_splits(self) -> list[FileSplit]:
         """Cut every regular file into splits, in file order.
@@ -123,23 +135,26 @@ class TextInput:
         (the last split ends at the file size); compressed files and other
         encodings give one whole-file split; empty files give none. A whole-file
         split of a remote file ends at its size (workers cannot stat it cheaply).
+        Each split carries its file's identity, stated here (a URL: as listed).
         """
         files = self.files
-        sizes = [self._size(path) for path in files]
-        size = self.split_size or auto_split_size(sum(sizes))
+        identities = [self._identity(path) for path in files]
+        size = self.split_size or auto_split_size(sum(i.size for i in identities))
         cuttable = is_newline_safe(self.encoding)
         splits: list[FileSplit] = []
-        for path, nbytes in zip(files, sizes, strict=True):
+        for path, identity in zip(files, identities, strict=True):
+            nbytes = identity.size
             if nbytes == 0:
                 continue
-            options = self.storage_options if path in self.remote_sizes else None
+            remote = storage.is_url(path)
+            options = self.storage_options if remote else None
             compression = compression_of(path)
             if compression is not None or not cuttable:
-                end = nbytes if path in self.remote_sizes else -1
-                splits.append(FileSplit(path, 0, end, compression, options))
+                end = nbytes if remote else -1
+                splits.append(FileSplit(path, 0, end, compression, options, identity))
                 continue
             splits.extend(
-                FileSplit(path, start, min(start + size, nbytes), None, options)
+                FileSplit(path, start, min(start + size, nbytes), None, options, identity)
                 for start in range(0, nbytes, size)
             )
         return splits
@@ -196,26 +211,28 @@ def read_text(
         raise TypeError(f"storage_options must be a mapping or None, got {storage_options!r}")
     files: list[str] = []
     streams: list[str] = []
-    remote_sizes: dict[str, int] = {}
+    remote: dict[str, FileIdentity] = {}
     for item in items:
         path = os.fspath(item)
         if not isinstance(path, str):
             raise TypeError(f"paths must be str or os.PathLike[str], got {item!r}")
         if storage.is_url(path):
-            for url, nbytes in storage.list_files(path, storage_options):
+            for url, info in storage.list_infos(path, storage_options):
                 files.append(url)
-                remote_sizes[url] = nbytes
+                remote[url] = FileIdentity.of_info(info)
         else:
             _expand(storage.local_path(path), files, streams)
     options = dict(storage_options) if storage_options is not None else None
+    sizes = {url: identity.size for url, identity in remote.items()}
     return TextInput(
         tuple(files + streams),
         encoding,
         errors,
         split_size,
         tuple(streams),
-        remote_sizes,
+        sizes,
         options,
+        remote,
         bool(with_path),
     )
 
@@ -299,63 +316,22 @@ def auto_split_size(total_bytes: int) -> int:
     return min(max(rounded, MIN_SPLIT_BYTES), MAX_SPLIT_BYTES)
 
 
-def iter_record_splits(records: Iterable[T], chunksize: int | None) -> Iterator[list[T]]:
-    """Cut ``records`` into lists, lazily: at most one chunk is pulled ahead.
-
-    Args:
-        records: any iterable; consumed as the chunks are consumed.
-        chunksize: records per chunk, or ``None`` for the fixed growing schedule
-            ``FIRST_CHUNK_RECORDS, x2, ... MAX_CHUNK_RECORDS, MAX_CHUNK_RECORDS, ...``.
-
-    Returns:
-        An iterator of non-empty lists.
-
-    Raises:
-        ValueError: ``chunksize`` is not a positive int (raised at once).
-
-    >>> [len(c) for c in iter_record_splits(range(7), 3)]
-    [3, 3, 1]
-    >>> [len(c) for c in iter_record_splits(range(500), None)]
-    [64, 128, 256, 52]
-    """
-    if chunksize is None:
-        sizes: Iterator[int] = _auto_chunk_sizes()
-    elif isinstance(chunksize, int) and not isinstance(chunksize, bool) and chunksize > 0:
-        sizes = itertools.repeat(chunksize)
-    else:
-        raise ValueError(f"chunksize must be a positive int or None, got {chunksize!r}")
-    return _chunks(iter(records), sizes)
-
-
-def _auto_chunk_sizes() -> Iterator[int]:
-    size = FIRST_CHUNK_RECORDS
-    while size < MAX_CHUNK_RECORDS:
-        yield size
-        size *= 2
-    yield from itertools.repeat(MAX_CHUNK_RECORDS)
-
-
-def _chunks(records: Iterator[T], sizes: Iterator[int]) -> Iterator[list[T]]:
-    for size in sizes:
-        chunk = list(itertools.islice(records, size))
-        if chunk:
-            yield chunk
-        if len(chunk) < size:  # exhausted: do not pull again (stdin could block)
-            return
-
-
 __all__ = [
     "BLOCK_BYTES",
     "COMPRESSIONS",
     "ERROR_HANDLERS",
+    "FIRST_CHUNK_RECORDS",
     "MAX_CHUNK_RECORDS",
+    "MAX_RECORD_SPLIT_BYTES",
     "MAX_SPLIT_BYTES",
+    "MIB",
     "MIN_SPLIT_BYTES",
     "OVERREAD_BYTES",
     "TARGET_SPLITS",
     "FileSplit",
     "TextInput",
     "auto_split_size",
+    "batch_bytes",
     "check_decoding",
     "compression_of",
     "is_newline_safe",
@@ -364,5 +340,6 @@ __all__ = [
     "read_split",
     "read_split_blocks",
     "read_text",
+    "record_bytes",
     "split_lines",
 ]

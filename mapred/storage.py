@@ -3,10 +3,11 @@
 One owner for every file operation that must work on a local disk and on remote
 storage alike (``s3://``, ``gs://``, ``hdfs://``, ``https://``, ...):
 
-* planning input: :func:`list_files` expands a URL, a glob or a directory into files
-  with their sizes;
+* planning input: :func:`list_infos` expands a URL, a glob or a directory into files
+  with what the store says of each (size, ETag, ...);
 * reading input in a worker: :func:`open_range` reads one split's byte range with
   ranged requests (never the whole object), :func:`open_input` a whole file;
+  :func:`info_of` says what the object was when opened, to check it is the one planned;
 * writing output: :func:`open_write_temp`, then :func:`commit` moves the finished
   temporary file to its final name; :func:`remove`, :func:`list_names`,
   :func:`exists`, :func:`is_dir`, :func:`make_dirs`, :func:`touch`, :func:`open_read`
@@ -94,7 +95,12 @@ def filesystem(url: str, options: StorageOptions) -> tuple[Any, str]:
 
 
 def list_files(url: str, options: StorageOptions) -> list[tuple[str, int]]:
-    """The files a URL names, with their sizes, as URLs.
+    """The files a URL names, with their sizes, as URLs (see :func:`list_infos`)."""
+    return [(name, int(info.get("size") or 0)) for name, info in list_infos(url, options)]
+
+
+def list_infos(url: str, options: StorageOptions) -> list[tuple[str, Mapping[str, Any]]]:
+    """The files a URL names, with what the store says of each (size, ETag, ...), as URLs.
 
     A file is itself; a directory (or prefix) every file below it; a glob its
     matches (``**`` recursive), a matching directory every file below it. Sorted by
@@ -108,30 +114,27 @@ def list_files(url: str, options: StorageOptions) -> list[tuple[str, int]]:
         matches = fs.glob(path, detail=True)
         if not matches:
             raise FileNotFoundError(2, "no file matches the pattern", url)
-        found: list[tuple[str, int]] = []
+        found: list[tuple[str, Mapping[str, Any]]] = []
         for name in sorted(matches, key=_path_order):
             info = matches[name]
             if info.get("type") == "directory":
                 found.extend(_walk(fs, name))
             elif not name.endswith("/"):
-                found.append((name, int(info.get("size") or 0)))
+                found.append((name, info))
     else:
         try:
             info = fs.info(path)
         except FileNotFoundError:
             raise FileNotFoundError(2, "no such file or directory", url) from None
-        if info.get("type") == "directory":
-            found = _walk(fs, path)
-        else:
-            found = [(path, int(info.get("size") or 0))]
-    return [(fs.unstrip_protocol(name), size) for name, size in found]
+        found = _walk(fs, path) if info.get("type") == "directory" else [(path, info)]
+    return [(fs.unstrip_protocol(name), info) for name, info in found]
 
 
-def _walk(fs: Any, path: str) -> list[tuple[str, int]]:
+def _walk(fs: Any, path: str) -> list[tuple[str, Mapping[str, Any]]]:
     """Every file below ``path`` (directory markers of object stores left out)."""
     files = fs.find(path, detail=True)
     return [
-        (name, int(info.get("size") or 0))
+        (name, info)
         for name, info in sorted(files.items(), key=lambda item: _path_order(item[0]))
         if info.get("type") != "directory" and not name.endswith("/")
     ]
@@ -148,6 +151,7 @@ def _path_order(path: str) -> list[str]:
 def open_input(url: str, options: StorageOptions) -> IO[bytes]:
     """A whole remote file for reading from its start, in large sequential requests."""
     fs, path = filesystem(url, options)
+    fs.invalidate_cache(path)  # what the object is now, not what a listing said
     file: IO[bytes] = fs.open(path, "rb", block_size=RANGE_BYTES, cache_type="readahead")
     return file
 
@@ -160,7 +164,21 @@ def open_range(url: str, options: StorageOptions, start: int, end: int) -> IO[by
     only what ``read`` asks for: the rest of the line crossing ``end``).
     """
     fs, path = filesystem(url, options)
+    fs.invalidate_cache(path)
     return cast("IO[bytes]", _RangeReader(fs.open(path, "rb", cache_type="none"), start, end))
+
+
+def info_of(file: IO[bytes], url: str, options: StorageOptions) -> Mapping[str, Any]:
+    """What the store said of a file opened by :func:`open_input` or :func:`open_range`
+    (size, ETag, ...) when it was opened; asked again if the file kept no record."""
+    inner = file._file if isinstance(file, _RangeReader) else file
+    details = getattr(inner, "details", None)
+    if isinstance(details, Mapping) and "size" in details:
+        return details
+    fs, path = filesystem(url, options)
+    fs.invalidate_cache(path)
+    info: Mapping[str, Any] = fs.info(path)
+    return info
 
 
 class _RangeReader(io.RawIOBase):

@@ -8,6 +8,7 @@ import io
 import itertools
 import lzma
 import os
+import pickle
 import socket
 import subprocess
 import sys
@@ -21,9 +22,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mapred import splitreader
-from mapred.errors import DecodeError, MapredError
+from mapred.errors import DecodeError, InputChanged, MapredError
+from mapred.fileid import FileIdentity
+from mapred.recordsplits import _sized_chunks
 from mapred.splits import (
+    FIRST_CHUNK_RECORDS,
     MAX_CHUNK_RECORDS,
+    MAX_RECORD_SPLIT_BYTES,
     MAX_SPLIT_BYTES,
     MIB,
     MIN_SPLIT_BYTES,
@@ -31,10 +36,12 @@ from mapred.splits import (
     FileSplit,
     TextInput,
     auto_split_size,
+    batch_bytes,
     iter_record_splits,
     iter_stream_lines,
     read_split,
     read_text,
+    record_bytes,
 )
 
 # Text with the characters that matter: newlines, carriage returns, multi-byte UTF-8.
@@ -528,3 +535,203 @@ def test_storage_options_stay_out_of_reprs_and_messages() -> None:
     assert text_input.plan_splits() == [split]
     assert text_input.plan_splits()[0].storage_options == options
     assert hash(text_input) == hash(TextInput(("s3://b/a.txt",)))
+
+
+# ---------------------------------------------------------------------------------------------
+# A file that changed since its splits were planned: InputChanged, never a mixed answer
+
+
+def planned(path: Path, split_size: int) -> list[FileSplit]:
+    return read_text(str(path), split_size=split_size).plan_splits()
+
+
+def test_splits_carry_their_files_identity(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"one\ntwo\nthree\n")
+    status = path.stat()
+    identities = {split.identity for split in planned(path, 4)}
+    assert identities == {FileIdentity(14, status.st_mtime_ns, status.st_ino, status.st_dev)}
+
+
+def test_a_split_of_a_truncated_file_is_input_changed(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"line\n" * 1000)
+    splits = planned(path, 1000)
+    os.truncate(path, 2000)
+    for split in (splits[0], splits[-1]):  # before and past the new end alike
+        with pytest.raises(InputChanged, match="size 5000 -> 2000 bytes") as info:
+            list(read_split(split, "utf-8", "strict"))
+        assert info.value.path == str(path)
+        assert "opening" in str(info.value)
+
+
+def test_a_truncation_during_the_read_is_caught_after_it(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"line\n" * 100_000)
+    (split,) = planned(path, 10**6)
+    lines = read_split(split, "utf-8", "strict")
+    assert next(lines) == "line"  # the first block is read
+    os.truncate(path, 100_000)
+    with pytest.raises(InputChanged, match="after reading"):
+        list(lines)
+
+
+def test_a_file_replaced_by_one_of_the_same_size(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"old\n" * 100)
+    (split,) = planned(path, 10**6)
+    fresh = tmp_path / "fresh.txt"
+    fresh.write_bytes(b"new\n" * 100)
+    os.replace(fresh, path)
+    with pytest.raises(InputChanged, match="replaced by another file"):
+        list(read_split(split, "utf-8", "strict"))
+
+
+def test_a_file_rewritten_in_place_with_the_same_size(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"old\n" * 100)
+    (split,) = planned(path, 10**6)
+    status = path.stat()
+    with open(path, "r+b") as file:
+        file.write(b"new\n")
+    os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1))  # coarse clocks
+    with pytest.raises(InputChanged, match="modification time changed"):
+        list(read_split(split, "utf-8", "strict"))
+
+
+def test_a_cut_gzip_stream_of_a_changed_file_is_input_changed(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt.gz"
+    packed = gzip.compress(b"".join(b"%d\n" % i for i in range(300_000)))
+    path.write_bytes(packed)
+    (split,) = planned(path, 10**6)
+    lines = read_split(split, "utf-8", "strict")
+    assert next(lines) == "0"
+    os.truncate(path, len(packed) // 2)
+    with pytest.raises(InputChanged) as info:
+        list(lines)
+    assert isinstance(info.value.__context__, EOFError)  # what it would have been
+
+
+def test_an_unchanged_file_and_a_hand_made_split_read_as_ever(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_bytes(b"a\nb\nc\n")
+    lines = [line for split in planned(path, 2) for line in read_split(split, "utf-8", "strict")]
+    assert lines == ["a", "b", "c"]
+    path.write_bytes(b"x\ny\n")  # a split made by hand carries no identity: not checked
+    assert list(read_split(FileSplit(str(path), 0, -1), "utf-8", "strict")) == ["x", "y"]
+
+
+def test_input_changed_pickles_with_its_path_and_notes() -> None:
+    error = InputChanged("a.txt changed", "a.txt")
+    error.add_note("mapred: a note")
+    again = pickle.loads(pickle.dumps(error))
+    assert (type(again), str(again), again.path) == (InputChanged, "a.txt changed", "a.txt")
+    assert again.__notes__ == ["mapred: a note"]
+    assert isinstance(again, MapredError)
+
+
+def test_remote_identities_use_the_stores_stamp() -> None:
+    info = {"size": 5, "LastModified": "2026-01-01", "ETag": '"e1"'}
+    assert FileIdentity.of_info(info) == FileIdentity(5, stamp=("ETag", '"e1"'))
+    assert FileIdentity(5, stamp=("ETag", '"e1"')).changes(
+        FileIdentity(5, stamp=("ETag", '"e2"'))
+    ) == ['ETag "e1" -> "e2"']
+    assert FileIdentity(5).changes(FileIdentity(5, stamp=("ETag", "x"))) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Automatic record splits: bounded in bytes as well as records
+
+
+class Counted:
+    """An iterable that counts the records pulled from it."""
+
+    def __init__(self, records: list[object]) -> None:
+        self.records = records
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[object]:
+        for record in self.records:
+            self.pulled += 1
+            yield record
+
+
+def test_records_of_a_megabyte_make_splits_of_a_few_megabytes() -> None:
+    records = [bytes([i]) * MIB for i in range(40)]
+    sizes = [len(split) for split in iter_record_splits(records, None)]
+    per_split = -(-MAX_RECORD_SPLIT_BYTES // record_bytes(records[0]))
+    assert per_split == 4
+    assert sizes == [per_split] * 10
+    assert [r for split in iter_record_splits(records, None) for r in split] == records
+
+
+def test_the_byte_bound_also_holds_for_records_inside_tuples() -> None:
+    records = [(i, "v" * MIB) for i in range(12)]
+    assert [len(split) for split in iter_record_splits(records, None)] == [4, 4, 4]
+
+
+def test_large_records_are_not_read_far_ahead() -> None:
+    """While a split of 1 MB records is handed out, little more than it was pulled."""
+    source = Counted([b"r" * MIB for _ in range(30)])
+    splits = iter_record_splits(source, None)
+    first = next(splits)
+    assert len(first) == 4
+    assert source.pulled <= 2 * len(first)
+    second = next(splits)
+    assert source.pulled <= len(first) + 2 * len(second)
+
+
+def test_an_explicit_chunksize_is_records_only() -> None:
+    records = ["x" * MIB] * 10
+    assert [len(split) for split in iter_record_splits(records, 3)] == [3, 3, 3, 1]
+
+
+def test_small_records_keep_the_record_schedule() -> None:
+    sizes = [len(split) for split in iter_record_splits(range(70_000), None)]
+    assert sizes[:8] == [FIRST_CHUNK_RECORDS << k for k in range(8)]
+    assert set(sizes[8:-1]) == {MAX_CHUNK_RECORDS}
+
+
+def reference_splits(sizes: list[int], caps: list[int], limit: int) -> list[int]:
+    """Split lengths, record by record: at the cap, or at the record reaching the limit."""
+    lengths: list[int] = []
+    position = 0
+    for cap in caps:
+        count = nbytes = 0
+        while position < len(sizes) and count < cap and nbytes < limit:
+            nbytes += sizes[position]
+            count += 1
+            position += 1
+        if not count:
+            break
+        lengths.append(count)
+    return lengths
+
+
+@given(
+    st.lists(st.integers(0, 3000), max_size=300),
+    st.integers(1, 5000),
+    st.lists(st.integers(1, 40), min_size=1, max_size=5),
+)
+@settings(max_examples=200, deadline=None)
+def test_boundaries_depend_only_on_the_record_sizes(
+    lengths: list[int], limit: int, caps: list[int]
+) -> None:
+    """Against a record-by-record oracle, whatever the records' sizes and order."""
+    records = [b"x" * n for n in lengths]
+    sizes = [record_bytes(r) for r in records]
+    cap_list = caps * (len(records) + 1)
+    got = [len(s) for s in _sized_chunks(iter(records), iter(cap_list), limit)]
+    assert got == reference_splits(sizes, cap_list, limit)
+    again = [len(s) for s in _sized_chunks(iter(list(records)), iter(cap_list), limit)]
+    assert again == got
+
+
+def test_batch_bytes_adds_up_record_bytes() -> None:
+    class Mine:
+        pass
+
+    mixed: list[object] = [(1, "a"), [1, "é" * 5], {"k": b"v" * 9}, "s", 3.5, None, Mine()]
+    for records in (mixed, [Mine(), Mine()], [(i, "ab") for i in range(100)], ["x"] * 9):
+        assert batch_bytes(records) == sum(map(record_bytes, records))
+    assert record_bytes(("key", "v" * MIB)) > MIB
