@@ -10,6 +10,7 @@
 Result({'a': 1, 'b': 3, 'c': 1})
 """
 
+from mapred.context import TaskContext, task_context
 from mapred.counters import increment
 from mapred.engine import Engine, mapreduce
 from mapred.errors import (
@@ -20,9 +21,13 @@ from mapred.errors import (
     MapredError,
     WorkerLost,
 )
-from mapred.job import task_mapper
+from mapred.job import pair_reducer, task_mapper, task_reducer
+from mapred.pairs import OutputPairs, PairsResult
+from mapred.program import Job
+from mapred.reopen import open_output
 from mapred.result import OutputResult, Result
 from mapred.splits import TextInput, read_text
+from mapred.step import Step
 
 __version__ = "0.1.0"
 
@@ -31,15 +36,24 @@ __all__ = [
     "Engine",
     "InputChanged",
     "InternalError",
+    "Job",
     "JobTimeout",
     "MapredError",
+    "OutputPairs",
     "OutputResult",
+    "PairsResult",
     "Result",
+    "Step",
+    "TaskContext",
     "TextInput",
     "WorkerLost",
     "__version__",
     "increment",
     "mapreduce",
+    "open_output",
+    "pair_reducer",
     "read_text",
+    "task_context",
     "task_mapper",
+    "task_reducer",
 ]

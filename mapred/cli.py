@@ -38,7 +38,7 @@ import re
 import sys
 import traceback
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import mapred
 import mapred.job
@@ -52,7 +52,9 @@ from mapred.formats import (
     quiet_stdout,
     write_lines,
 )
+from mapred.jsonlines import encode_pair
 from mapred.loader import UsageError, load_function, one_line
+from mapred.program import Job, result_pairs, write_counters
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
 from mapred.storage import is_url, local_path
 from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper
@@ -85,27 +87,88 @@ def command_wordcount(args: argparse.Namespace) -> None:
             backend=backend,
             **_job_options(args),
         )
+    assert isinstance(counts, mapred.Result)  # a plain reducer, no output=DIR
     rows = order_counts(counts, args.sort, args.top)
     write_lines(format_counts(rows, args.format), args.output)
 
 
 def command_run(args: argparse.Namespace) -> None:
-    """``mapred run``: any job; prints ``key<TAB>value`` in key order."""
+    """``mapred run``: any job, as functions or a :class:`mapred.Job` class."""
+    _resolve_reducer(args)
     with contextlib.ExitStack() as stack:
         data = _text_input(args)
-        mapper = load_function(args.mapper, "MAPPER", stack)
-        reducer = load_function(args.reducer, "REDUCER", stack)
-        combiner = load_function(args.combiner, "--combiner", stack) if args.combiner else None
-        with _backend(args) as backend:
-            result = mapred.mapreduce(
-                mapper,
-                reducer,
-                data,
-                combiner=combiner,
-                backend=backend,
-                **_job_options(args),
-            )
-        write_lines(format_pairs(result.items()), args.output)
+        if args.output_dir is not None:
+            _check_output_dir(args.output_dir)
+        target = load_function(args.mapper, "MAPPER", stack)
+        options = _job_options(args)
+        options["output"] = args.output_dir
+        if isinstance(target, type) and issubclass(target, Job):
+            if args.reducer is not None:
+                raise UsageError(f"MAPPER {args.mapper} is a Job class: it takes no REDUCER")
+            job = _make_job(target, args.arg)
+            with _backend(args) as backend:
+                result = mapred.mapreduce(steps=job.steps(), data=data, backend=backend, **options)
+        else:
+            if args.arg:
+                raise UsageError("--arg passes options to a Job class; MAPPER is a function")
+            if args.reducer is None:
+                raise UsageError(
+                    "REDUCER is missing: give module:function, or none for a map-only job"
+                )
+            reducer = None
+            if args.reducer != "none":
+                reducer = load_function(args.reducer, "REDUCER", stack)
+            combiner = load_function(args.combiner, "--combiner", stack) if args.combiner else None
+            with _backend(args) as backend:
+                result = mapred.mapreduce(
+                    cast(Any, target), reducer, data, combiner=combiner, backend=backend, **options
+                )
+        if args.output_dir is None:
+            write_result(result, args.format, args.output)
+        if args.counters:
+            write_counters(result.counters)
+
+
+def _resolve_reducer(args: argparse.Namespace) -> None:
+    """The second positional is REDUCER if it names a function (or is ``none``), else the
+    first PATH (a Job class takes no REDUCER)."""
+    reducer = args.reducer
+    if reducer is None or reducer == "none":
+        return
+    where, sep, name = reducer.rpartition(":")
+    names_function = bool(sep and where and name) and not is_url(reducer)
+    if not names_function or os.path.exists(reducer):
+        args.paths.insert(0, reducer)
+        args.reducer = None
+
+
+def _make_job(job_class: type[Job], pairs: list[str]) -> Job:
+    """The Job with ``--arg NAME=VALUE`` as its options ``--NAME VALUE`` (``--arg NAME``:
+    the flag ``--NAME``)."""
+    argv: list[str] = []
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        argv += [f"--{name}", value] if sep else [f"--{name}"]
+    try:
+        return job_class(argv)
+    except SystemExit as exc:  # argparse has said what is wrong on stderr
+        raise UsageError(f"--arg: {job_class.__name__} does not accept {' '.join(argv)}") from exc
+
+
+def write_result(result: Any, fmt: str, output: str | None) -> None:
+    """Write a job's pairs in its order: ``key<TAB>value`` (tsv) or JSON lines (jsonl,
+    :mod:`mapred.jsonlines`: every type round-trips)."""
+    pairs = result_pairs(result)
+    if fmt == "jsonl":
+        lines: Any = (encode_pair(key, value) + "\n" for key, value in pairs)
+    else:
+        lines = format_pairs(pairs)
+    write_lines(lines, output)
+
+
+def _check_output_dir(directory: str) -> None:
+    if os.path.exists(directory) and (not os.path.isdir(directory) or os.listdir(directory)):
+        raise UsageError(f"--output-dir {directory}: exists and is not an empty directory")
 
 
 def _text_input(args: argparse.Namespace) -> TextInput:
@@ -338,9 +401,14 @@ examples:
   mapred run jobs.py:mapper jobs.py:reducer --combiner jobs.py:reducer data/
   mapred run mypackage.jobs:parse_line mypackage.jobs:total -o totals.tsv 'logs/*.gz'
 
+  mapred run jobs.py:mapper none data/                  # map-only: the mapper's pairs
+  mapred run jobs.py:MostUsedWord --arg min-length=3 --format jsonl data/
+
 The mapper gets each line (a str, newline stripped) and returns (key, value) pairs;
 the reducer gets (key, values) and returns a value. Output: key<TAB>value in key
-order; keys and values that are not str are written as JSON.
+order; keys and values that are not str are written as JSON (--format jsonl: JSON
+lines that give back tuples, sets, bytes and big ints). MAPPER may also name a
+mapred.Job class: its steps run, and --arg NAME=VALUE sets its options.
 """
 
 TOP_DESCRIPTION = "Exact, deterministic map/reduce over local processes, from the shell."
@@ -499,11 +567,39 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
         epilog=RUN_EXAMPLES,
         formatter_class=_HelpFormatter,
     )
-    run.add_argument("mapper", metavar="MAPPER", help="mapper(line) -> iterable of (key, value)")
-    run.add_argument("reducer", metavar="REDUCER", help="reducer(key, values) -> value")
+    run.add_argument(
+        "mapper",
+        metavar="MAPPER",
+        help="mapper(line) -> iterable of (key, value); or a mapred.Job class",
+    )
+    run.add_argument(
+        "reducer",
+        metavar="REDUCER",
+        nargs="?",
+        help="reducer(key, values) -> value; none: a map-only job (not with a Job class)",
+    )
     run.add_argument(
         "--combiner", metavar="F", help="combiner(key, values) -> value, applied inside map tasks"
     )
+    run.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an option of a Job class, given to it as --NAME VALUE (repeatable)",
+    )
+    run.add_argument(
+        "--format",
+        choices=("tsv", "jsonl"),
+        default="tsv",
+        help="tsv: key<TAB>value (default); jsonl: [key, value] lines that keep every type",
+    )
+    run.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="write the part files to DIR (new or empty; read with mapred.open_output)",
+    )
+    run.add_argument("--counters", action="store_true", help="print the counters on stderr")
     _input_options(run)
     run.set_defaults(handler=command_run)
     _add_clean_command(sub)

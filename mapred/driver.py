@@ -154,7 +154,7 @@ class Driver:
     def run(self) -> list[ReduceResult]:
         """Run the job to the end; on any exception, stop the busy workers first."""
         try:
-            while len(self.reduced) < self.spec.reducers:
+            while not self._finished():
                 self._dispatch()
                 for event in self.backend.wait(self._wait_time()):
                     self._handle(event)
@@ -163,7 +163,13 @@ class Driver:
         except BaseException:
             self._stop_running()
             raise
-        return [self.reduced[p] for p in range(self.spec.reducers)]
+        return [self.reduced[p] for p in range(len(self.reduced))]
+
+    def _finished(self) -> bool:
+        """All reduce tasks are done; in a map-only step (no partitions), all map tasks."""
+        if self.spec.reducers:
+            return len(self.reduced) == self.spec.reducers
+        return self.n_maps is not None and len(self.reduced) == self.n_maps
 
     def _show_live(self) -> None:
         """Move the progress bar with the records running map tasks have read, and keep
@@ -251,6 +257,8 @@ class Driver:
             self._retry(task)
 
     def _commit_map(self, result: MapResult) -> None:
+        if result.part is not None:  # a map-only step: the task's part is its output
+            self._commit_reduce(replace(result.part, counters={}))
         self.committed[result.index] = result.batches
         merge_into(self.counters, result.counters)
         if self.live is not None:
@@ -271,7 +279,7 @@ class Driver:
             )
         self.reduced[result.partition] = result
         merge_into(self.counters, result.counters)
-        if self.progress is not None:
+        if self.progress is not None and self.spec.reducers:
             self.progress.reduce_done(result)
 
     def _count_loss(self, death: Death, task: MapTask | ReduceTask | None) -> None:

@@ -10,7 +10,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,8 +19,13 @@ from mapred.backends.base import Backend
 from mapred.errors import JobTimeout, MapredError
 from mapred.launch import MAP_SHARE as MAP_SHARE  # re-exported for tests of the map buffer
 from mapred.launch import launch_job
+from mapred.pairs import OutputPairs, PairsResult
 from mapred.result import OutputResult, Result
 from mapred.splits import TextInput
+from mapred.step import Step, check_steps
+
+# What a job returns: a dict by key (in memory, or over output=DIR), or pairs in order.
+JobResult = Result | OutputResult | PairsResult | OutputPairs
 
 # Shuffle memory budget when memory_limit is None, shared by the reduce tasks that run
 # at once. Past it they spill sorted runs to disk: enough to keep most jobs in memory,
@@ -181,11 +186,13 @@ class Engine:
 
     def mapreduce(
         self,
-        mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
-        reducer: Callable[[Any, Any], Any],
-        data: Iterable[Any] | TextInput,
+        mapper: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None,
+        reducer: Callable[[Any, Any], Any] | None = None,
+        data: Iterable[Any] | TextInput | None = None,
+        *,
+        steps: Sequence[Step] | None = None,
         **options: Any,
-    ) -> Result | OutputResult:
+    ) -> JobResult:
         """Run one job on this engine's workers.
 
         Arguments as ``mapred.mapreduce``, except ``workers``, ``backend`` and
@@ -197,7 +204,10 @@ class Engine:
                 f"mapreduce() got unexpected arguments: {', '.join(sorted(unknown))}"
                 " (workers, backend and start_method belong to the Engine)"
             )
-        return _run(self, mapper, reducer, data, {**self.defaults, **options})
+        defaults = self.defaults
+        if steps is not None:  # the engine's combiner, partitioner, ... are for single steps
+            defaults = {k: v for k, v in defaults.items() if k not in _STEP_ARGUMENTS}
+        return _run(self, mapper, reducer, data, steps, {**defaults, **options})
 
 
 _JOB_ARGUMENTS = {
@@ -211,14 +221,19 @@ _JOB_ARGUMENTS = {
     "progress",
     "output",
     "storage_options",
+    "sort_values",
+    "value_key",
 }
+# The arguments that belong to a Step in a job given as steps=[...].
+_STEP_ARGUMENTS = ("combiner", "partitioner", "sort_values", "value_key")
 
 
 def mapreduce(
-    mapper: Callable[[Any], Iterable[tuple[Any, Any]]],
-    reducer: Callable[[Any, Any], Any],
-    data: Iterable[Any] | TextInput,
+    mapper: Callable[[Any], Iterable[tuple[Any, Any]]] | None = None,
+    reducer: Callable[[Any, Any], Any] | None = None,
+    data: Iterable[Any] | TextInput | None = None,
     *,
+    steps: Sequence[Step] | None = None,
     combiner: Callable[[Any, Any], Any] | None = None,
     workers: int | None = None,
     reducers: int | None = None,
@@ -232,7 +247,9 @@ def mapreduce(
     start_method: str | None = None,
     output: str | os.PathLike[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
-) -> Result | OutputResult:
+    sort_values: bool = False,
+    value_key: Callable[[Any], Any] | None = None,
+) -> JobResult:
     """Map every record, group the pairs by key, reduce each key's values.
 
     Runs ``mapper`` on every record of ``data`` in worker processes, groups the pairs
@@ -244,8 +261,13 @@ def mapreduce(
     Args:
         mapper: ``mapper(record)`` returns an iterable of ``(key, value)`` pairs.
         reducer: ``reducer(key, values)`` returns the key's value; ``values`` is an
-            iterator in input order.
+            iterator in input order. A ``pair_reducer`` or ``task_reducer`` yields
+            pairs instead; ``None`` makes a map-only job.
         data: any iterable of records, or ``read_text(...)`` for text files.
+        steps: instead of ``mapper`` and ``reducer`` (and ``combiner``,
+            ``partitioner``, ``sort_values``, ``value_key``, which belong to each
+            ``Step``): the job's steps; each step's output feeds the next step's mapper
+            as ``(key, value)`` records.
         combiner: ``combiner(key, values)``, applied to partial groups inside map tasks.
         workers: worker processes (default ``os.cpu_count()``).
         reducers: reduce partitions (default: ``workers``).
@@ -260,11 +282,14 @@ def mapreduce(
         output: a directory (or an fsspec URL) for part files; returns a lazy mapping
             over them.
         storage_options: fsspec options (credentials, endpoint) for an ``output`` URL.
+        sort_values: each key's values reach the reducer sorted (stable).
+        value_key: sort each key's values by ``value_key(value)`` (stable).
 
     Returns:
         The ``Result``, a dict in sorted key order with ``.counters`` and
             ``.elapsed``; or, when ``output`` is given, an ``OutputResult`` over
-            the part files.
+            the part files. For a job whose last step emits pairs or is map-only, a
+            ``PairsResult`` (a list of pairs), or an ``OutputPairs`` with ``output``.
 
     Raises:
         TypeError, ValueError: bad arguments, or a mapper breaking the contract.
@@ -288,6 +313,7 @@ def mapreduce(
             mapper,
             reducer,
             data,
+            steps,
             dict(
                 combiner=combiner,
                 reducers=reducers,
@@ -299,6 +325,8 @@ def mapreduce(
                 progress=progress,
                 output=output,
                 storage_options=storage_options,
+                sort_values=sort_values,
+                value_key=value_key,
             ),
         )
     result.elapsed = time.monotonic() - called  # the whole call: workers started and stopped
@@ -306,12 +334,15 @@ def mapreduce(
 
 
 def _run(
-    engine: Engine, mapper: Any, reducer: Any, data: Any, options: dict[str, Any]
-) -> Result | OutputResult:
+    engine: Engine,
+    mapper: Any,
+    reducer: Any,
+    data: Any,
+    steps: Any,
+    options: dict[str, Any],
+) -> JobResult:
     """Check a job's arguments, then launch it on the engine's backend."""
     started = time.monotonic()
-    combiner = options.get("combiner")
-    partitioner = options.get("partitioner")
     reducers = options.get("reducers")
     chunksize = options.get("chunksize")
     max_retries = options.get("max_retries", 3)
@@ -332,17 +363,12 @@ def _run(
             f"{type(data).__name__}"
             + (" (use read_text(path) to read a file)" if isinstance(data, str) else "")
         )
-    functions = {
-        "mapper": mapper,
-        "reducer": reducer,
-        "combiner": combiner,
-        "partitioner": partitioner,
-    }
+    job_steps = _job_steps(mapper, reducer, steps, options)
     with engine._one_job(timeout, started):
         backend = engine._ensure_backend()
         result = launch_job(
             backend,
-            functions,
+            job_steps,
             data,
             reducers=reducers or engine.workers,
             chunksize=chunksize,
@@ -356,6 +382,36 @@ def _run(
         )
     result.elapsed = time.monotonic() - started  # the result assembled, the files removed
     return result
+
+
+def _job_steps(mapper: Any, reducer: Any, steps: Any, options: dict[str, Any]) -> list[Step]:
+    """The job as a list of steps: ``steps``, or one step of the single-step arguments."""
+    if steps is not None:
+        if mapper is not None or reducer is not None:
+            raise TypeError("give either mapper and reducer, or steps=[Step(...), ...], not both")
+        given = [name for name in _STEP_ARGUMENTS if options.get(name) not in (None, False)]
+        if given:
+            raise TypeError(
+                f"{', '.join(given)} belong to each Step when the job is given as steps=[...]"
+            )
+        return check_steps(steps)
+    if mapper is None:
+        raise TypeError("mapreduce() needs a mapper (and a reducer, or None), or steps=[...]")
+    sort_values = options.get("sort_values", False)
+    if not isinstance(sort_values, bool):
+        raise TypeError(f"sort_values must be a bool, got {sort_values!r}")
+    step = Step(
+        mapper,
+        reducer,
+        combiner=options.get("combiner"),
+        partitioner=options.get("partitioner"),
+        sort_values=sort_values,
+        value_key=options.get("value_key"),
+    )
+    for role, function in step.functions().items():
+        if function is not None and not callable(function):
+            raise TypeError(f"{role} must be callable, got {type(function).__name__}")
+    return check_steps([step])
 
 
 __all__ = ["Engine", "MapredError", "mapreduce", "parse_size"]

@@ -31,6 +31,15 @@ class JobSpec:
             a local directory or a URL (see :mod:`mapred.storage`).
         output_options: fsspec storage options for an ``output_dir`` URL.
         live: where running map tasks report records read, when a progress bar is shown.
+        step, steps: this step's number (1-based) and the job's number of steps; each step
+            of a multi-step job travels as a JobSpec of its own (``job_id`` differs).
+        value_key: cloudpickled ``value_key(value)``: each key's values reach the reducer
+            sorted by it (stable); None with ``sort_values`` sorts by the values themselves.
+        sort_values: sort each key's values before the reducer (secondary sort).
+        tagged: the step's input is a previous step's parts that are not in input order
+            when concatenated: each shuffled value travels as ``(origin, value)``, and the
+            reduce side restores input order by sorting on the origin (see
+            :mod:`mapred.stepmap`). ``reducers == 0`` is a map-only step.
     """
 
     job_id: str
@@ -45,6 +54,11 @@ class JobSpec:
     map_memory: int = 1 << 28
     live: Any = None  # a Manager dict for live progress (LiveCounters.in_flight), or None
     output_options: Mapping[str, Any] | None = field(default=None, repr=False)
+    step: int = 1
+    steps: int = 1
+    value_key: bytes | None = None
+    sort_values: bool = False
+    tagged: bool = False
 
 
 class TaskMapper:
@@ -66,6 +80,12 @@ class TaskMapper:
 
     def __repr__(self) -> str:
         return f"task_mapper({self.function!r})"
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """On a class (a :class:`mapred.Job`), bind the method, keeping the mark."""
+        if instance is None:
+            return self
+        return type(self)(self.function.__get__(instance, owner))
 
 
 def task_mapper(function: Callable[[Iterator[Any]], Any]) -> TaskMapper:
@@ -94,6 +114,108 @@ def task_mapper(function: Callable[[Iterator[Any]], Any]) -> TaskMapper:
     return TaskMapper(function)
 
 
+class PairReducer:
+    """A reducer that yields ``(key, value)`` pairs instead of returning one value.
+
+    Made by :func:`mapred.pair_reducer`; called as ``reducer(key, values)``.
+    """
+
+    def __init__(self, function: Callable[[Any, Iterator[Any]], Any]) -> None:
+        if not callable(function):
+            raise TypeError(f"pair_reducer() takes a function, got {type(function).__name__}")
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __call__(self, key: Any, values: Iterator[Any]) -> Any:
+        return self.function(key, values)
+
+    def __repr__(self) -> str:
+        return f"pair_reducer({self.function!r})"
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """On a class (a :class:`mapred.Job`), bind the method, keeping the mark."""
+        if instance is None:
+            return self
+        return type(self)(self.function.__get__(instance, owner))
+
+
+def pair_reducer(function: Callable[[Any, Iterator[Any]], Any]) -> PairReducer:
+    """Mark a reducer as *emitting pairs*: it yields any number of ``(key, value)``.
+
+    A plain reducer returns one value per key. A pair reducer (mrjob's and Hadoop's
+    model) yields pairs whose keys need not be its input keys: to re-key between
+    steps, or to emit several results per key, or none. The job's result is then
+    a :class:`mapred.PairsResult`: the pairs, in the order of the keys that were
+    reduced, then in the order each call yielded them.
+
+    >>> @pair_reducer
+    ... def invert(word, counts):
+    ...     yield sum(counts), word
+    >>> list(invert("a", iter([1, 2])))
+    [(3, 'a')]
+
+    Args:
+        function: ``function(key, values)`` returns an iterable of pairs.
+
+    Returns:
+        The reducer to pass to :func:`mapred.mapreduce` or :class:`mapred.Step`.
+    """
+    return PairReducer(function)
+
+
+class TaskReducer:
+    """A reducer called once per reduce task with an iterator of ``(key, values)`` groups.
+
+    Made by :func:`mapred.task_reducer`; it emits pairs, like a :class:`PairReducer`.
+    """
+
+    def __init__(self, function: Callable[[Iterator[tuple[Any, Iterator[Any]]]], Any]) -> None:
+        if not callable(function):
+            raise TypeError(f"task_reducer() takes a function, got {type(function).__name__}")
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __call__(self, groups: Iterator[tuple[Any, Iterator[Any]]]) -> Any:
+        return self.function(groups)
+
+    def __repr__(self) -> str:
+        return f"task_reducer({self.function!r})"
+
+    def __get__(self, instance: Any, owner: Any = None) -> Any:
+        """On a class (a :class:`mapred.Job`), bind the method, keeping the mark."""
+        if instance is None:
+            return self
+        return type(self)(self.function.__get__(instance, owner))
+
+
+def task_reducer(function: Callable[[Iterator[tuple[Any, Iterator[Any]]]], Any]) -> TaskReducer:
+    """Mark a reducer as taking *all the groups of its reduce task*, as an iterator.
+
+    mrjob's ``reducer_init``/``reducer_final``: set up before the loop, clean up or emit
+    a summary after it. The function gets an iterator of ``(key, values)`` in key order
+    and yields ``(key, value)`` pairs (an emitting reducer, as with
+    :func:`pair_reducer`). A pair counts as made by the group pulled last before it
+    (pairs yielded before the first group count with the first group).
+
+    >>> @task_reducer
+    ... def totals(groups):
+    ...     grand = 0
+    ...     for key, values in groups:
+    ...         n = sum(values)
+    ...         grand += n
+    ...         yield key, n
+    ...     yield "*", grand
+    >>> list(totals(iter([("a", iter([1])), ("b", iter([2, 3]))])))
+    [('a', 1), ('b', 5), ('*', 6)]
+    """
+    return TaskReducer(function)
+
+
+def emits_pairs(reducer: Any) -> bool:
+    """Whether a reducer yields pairs (pair or task reducer) rather than one value."""
+    return isinstance(reducer, (PairReducer, TaskReducer))
+
+
 @dataclass
 class LoadedJob:
     """A :class:`JobSpec` with its functions unpickled, kept by a worker between tasks.
@@ -109,6 +231,7 @@ class LoadedJob:
     reducer: Callable[[Any, Any], Any] = field(init=False)
     combiner: Callable[[Any, Any], Any] | None = field(init=False)
     partitioner: Callable[[Any, int], int] | None = field(init=False)
+    value_key: Callable[[Any], Any] | None = field(init=False)
 
     def __post_init__(self) -> None:
         if self.functions is not None:
@@ -116,12 +239,14 @@ class LoadedJob:
             self.reducer = self.functions["reducer"]
             self.combiner = self.functions.get("combiner")
             self.partitioner = self.functions.get("partitioner")
+            self.value_key = self.functions.get("value_key")
             return
         spec = self.spec
         self.mapper = loads_function(spec.mapper)
-        self.reducer = loads_function(spec.reducer)
+        self.reducer = loads_function(spec.reducer) if spec.reducer else None  # type: ignore[assignment]
         self.combiner = loads_function(spec.combiner) if spec.combiner else None
         self.partitioner = loads_function(spec.partitioner) if spec.partitioner else None
+        self.value_key = loads_function(spec.value_key) if spec.value_key else None
 
 
 class JobLoader:

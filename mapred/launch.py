@@ -8,23 +8,34 @@ every temporary file on every exit path (an error, a timeout, Ctrl-C or SIGTERM)
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from mapred import storage
 from mapred.backends.base import Backend
-from mapred.counters import Counters, LiveCounters
+from mapred.counters import (
+    BUILTIN_GROUP,
+    OUTPUT_KEYS,
+    Counters,
+    LiveCounters,
+    empty_totals,
+    merge_into,
+)
 from mapred.driver import Driver, sigint_deferred, sigterm_unwinds
-from mapred.job import JobSpec
+from mapred.job import JobSpec, emits_pairs
 from mapred.keys import checked_partitioner, merge_natively, partition_for
 from mapred.output import finish_output, part_name, prepare_output, read_parts_sorted
+from mapred.pairs import OutputPairs, PairsResult, read_emitted
 from mapred.reducetask import ReduceResult
+from mapred.reopen import job_record
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
+from mapred.step import Step
 from mapred.workdirs import make_workdir, remove_workdir
 
 if TYPE_CHECKING:
@@ -36,7 +47,7 @@ MIN_MEMORY_LIMIT = 1 << 20  # below this, spilling would write a run per batch
 
 def launch_job(
     backend: Backend,
-    functions: Mapping[str, Any],
+    steps: Sequence[Step],
     data: Any,
     *,
     reducers: int,
@@ -48,52 +59,88 @@ def launch_job(
     output: str | os.PathLike[str] | None,
     output_options: Mapping[str, Any] | None = None,
     started: float,
-) -> Result | OutputResult:
-    """Run one checked job on ``backend`` and clean up on every path.
+) -> Result | OutputResult | PairsResult | OutputPairs:
+    """Run one checked job of one or more steps on ``backend``; clean up on every path.
 
-    ``functions`` maps ``mapper``, ``reducer``, ``combiner`` and ``partitioner`` to the
-    caller's objects (the last two may be None); ``memory_limit`` is the job's budget in
-    bytes; ``started`` is when the job started (``time.monotonic()``).
+    Each step runs the :class:`~mapred.driver.Driver` once; its part files (or, on Dask,
+    in-memory parts) are the next step's map task inputs, read by the workers
+    (:func:`next_inputs`). ``reducers`` is the default of the steps' ``reducers``;
+    ``memory_limit`` is the job's budget in bytes; ``started`` is when the job started
+    (``time.monotonic()``): one deadline for all steps.
     """
-    pickled = pickle_functions(functions, backend.pickles_functions)
+    pickled = [pickle_functions(step.functions(), backend.pickles_functions) for step in steps]
     output_dir = prepare_output(output, output_options) if output is not None else None
-    concurrent_reduces = max(1, min(backend.slots(), reducers))
     workdir = make_workdir() if backend.shared_disk else None
+    job_id = uuid.uuid4().hex
     live: LiveCounters | None = None
     bar: ProgressBar | None = None
     succeeded = False
+    success = b""  # the content of _SUCCESS: what the output holds (mapred.reopen)
     try:
         if progress:
             live = backend.live_counters()
-        spec = JobSpec(
-            job_id=uuid.uuid4().hex,
-            mapper=pickled["mapper"] or b"",
-            reducer=pickled["reducer"] or b"",
-            combiner=pickled["combiner"],
-            partitioner=pickled["partitioner"],
-            reducers=reducers,
-            workdir=workdir,
-            memory_limit=max(MIN_MEMORY_LIMIT, memory_limit // concurrent_reduces),
-            map_memory=memory_limit // MAP_SHARE,
-            output_dir=output_dir,
-            output_options=output_options if output_dir is not None else None,
-            live=live.in_flight if live is not None else None,
-        )
-        backend.prepare(spec, functions)
-        if progress:
-            from mapred.progress import ProgressBar
-
-            bar = ProgressBar(data)
         inputs = plan_map_tasks(data, chunksize)
-        driver = Driver(backend, spec, inputs, max_retries, timeout, started, bar, live)
-        try:
-            with sigterm_unwinds():
-                results = driver.run()
-        finally:
-            if bar is not None:  # before assembling: the bar clears itself
-                bar.close()
+        totals: Counters = empty_totals()
+        tagged = False
+        for number, (step, functions) in enumerate(zip(steps, pickled, strict=True), 1):
+            last = number == len(steps)
+            n_reduces = 0 if step.reducer is None else step.reducers or reducers
+            step_dir = _step_dir(workdir, number, len(steps))
+            if step_dir is not None and step_dir != workdir:
+                os.mkdir(step_dir, 0o700)
+            concurrent_reduces = max(1, min(backend.slots(), n_reduces))
+            spec = JobSpec(
+                job_id=f"{job_id}-{number}",
+                mapper=functions["mapper"] or b"",
+                reducer=functions["reducer"] or b"",
+                combiner=functions["combiner"],
+                partitioner=functions["partitioner"],
+                reducers=n_reduces,
+                workdir=step_dir,
+                memory_limit=max(MIN_MEMORY_LIMIT, memory_limit // concurrent_reduces),
+                map_memory=memory_limit // MAP_SHARE,
+                output_dir=output_dir if last else None,
+                output_options=output_options if output_dir is not None and last else None,
+                live=live.in_flight if live is not None and number == 1 else None,
+                step=number,
+                steps=len(steps),
+                value_key=functions["value_key"],
+                sort_values=step.sort_values,
+                tagged=tagged,
+            )
+            backend.prepare(spec, step.functions())
+            if progress:
+                from mapred.progress import ProgressBar
+
+                bar = ProgressBar(data if number == 1 else None)
+            driver = Driver(
+                backend,
+                spec,
+                inputs,
+                max_retries,
+                timeout,
+                started,
+                bar,
+                live if number == 1 else None,
+            )
+            try:
+                with sigterm_unwinds():
+                    results = driver.run()
+            finally:
+                if bar is not None:  # before assembling: the bar clears itself
+                    bar.close()
+            _add_step_counters(totals, driver.counters, number, len(steps))
+            previous_dir = _step_dir(workdir, number - 1, len(steps))
+            if number > 1 and previous_dir is not None:  # its parts are read: not needed
+                remove_workdir(previous_dir)
+            inputs = next_inputs(results, emits_pairs(step.reducer) or step.reducer is None)
+            # Parts are in the step's output order when concatenated only if it had one
+            # partition, or was map-only over records already in order.
+            tagged = n_reduces > 1 or (n_reduces == 0 and tagged)
         elapsed = time.monotonic() - started
-        result = _assemble(results, driver.counters, elapsed, spec, functions["partitioner"])
+        result = _assemble(results, totals, elapsed, spec, steps[-1])
+        if output_dir is not None:
+            success = _describe_output(results, totals, steps[-1])
         succeeded = True
         return result
     finally:
@@ -103,18 +150,49 @@ def launch_job(
             if workdir is not None:
                 remove_workdir(workdir)
             if output_dir is not None:
-                finish_output(output_dir, succeeded, output_options)
+                finish_output(output_dir, succeeded, output_options, success)
+
+
+def _step_dir(workdir: str | None, number: int, steps: int) -> str | None:
+    """A step's work directory: the job's, or for a multi-step job a private one inside
+    it (file names of map outputs, runs and parts repeat from step to step)."""
+    if workdir is None or steps == 1:
+        return workdir
+    return os.path.join(workdir, f"step-{number}")
+
+
+def _add_step_counters(totals: Counters, step: Counters, number: int, steps: int) -> None:
+    """Add a step's counters to the job's; ``output_keys`` is the last step's alone, and
+    each step's built-ins are also kept in group ``mapred.step<N>``."""
+    builtin = totals[BUILTIN_GROUP]
+    output_keys = step.get(BUILTIN_GROUP, {}).get(OUTPUT_KEYS, 0)
+    merge_into(totals, step)
+    builtin[OUTPUT_KEYS] = output_keys
+    if steps > 1:
+        totals[f"{BUILTIN_GROUP}.step{number}"] = dict(step.get(BUILTIN_GROUP, {}))
+
+
+def next_inputs(results: list[ReduceResult], emitted: bool) -> Iterator[dict[str, Any]]:
+    """The next step's map task inputs: one per part of this step, in order, read by the
+    worker (a path in the job's directory, or the part's bytes on Dask)."""
+    layout = "emitted" if emitted else "pairs"
+    for result in results:
+        yield {
+            "part": result.path if result.path is not None else result.data or b"",
+            "layout": layout,
+        }
 
 
 def pickle_functions(functions: Mapping[str, Any], pickled: bool) -> dict[str, bytes | None]:
     """The job's functions as they travel in the JobSpec: cloudpickled by name.
 
     With ``pickled`` False (the functions run in this process) they are only checked
-    to be callable, and stand as ``b""``. A missing combiner or partitioner is None.
+    to be callable, and stand as ``b""``. A missing function (no reducer: a map-only
+    step; no combiner, partitioner or value key) is None.
     """
     result: dict[str, bytes | None] = {}
     for name, function in functions.items():
-        if function is None and name in ("combiner", "partitioner"):
+        if function is None and name in ("reducer", "combiner", "partitioner", "value_key"):
             result[name] = None
         elif not pickled:
             if not callable(function):
@@ -129,9 +207,16 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
     """Yield the input of each map task, lazily: file splits first, then record splits."""
     if isinstance(data, TextInput):
         for split in data.plan_splits():
-            yield {"split": split, "encoding": data.encoding, "errors": data.errors}
+            yield {
+                "split": split,
+                "encoding": data.encoding,
+                "errors": data.errors,
+                "with_path": data.with_path,
+            }
         for stream in data.streams:
-            lines = iter_stream_lines(stream, data.encoding, data.errors)
+            lines: Iterator[Any] = iter_stream_lines(stream, data.encoding, data.errors)
+            if data.with_path:
+                lines = zip(itertools.repeat(stream), lines)
             for records in iter_record_splits(lines, chunksize):
                 yield {"records": records}
         return
@@ -139,16 +224,32 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
         yield {"records": records}
 
 
+def _describe_output(results: list[ReduceResult], counters: Counters, step: Step) -> bytes:
+    """What ``output=DIR`` holds, for :func:`mapred.open_output` (the ``_SUCCESS`` file)."""
+    return job_record(
+        kind="pairs" if emits_pairs(step.reducer) or step.reducer is None else "values",
+        parts=len(results),
+        natural=merge_natively(r.family for r in results),
+        custom_partitioner=step.partitioner is not None,
+        output_keys=counters[BUILTIN_GROUP][OUTPUT_KEYS],
+    )
+
+
 def _assemble(
     results: list[ReduceResult],
     counters: Counters,
     elapsed: float,
     spec: JobSpec,
-    partitioner: Any,
-) -> Result | OutputResult:
+    step: Step,
+) -> Result | OutputResult | PairsResult | OutputPairs:
+    """The job's result from its last step's parts: a dict by key, or pairs in order."""
+    pairs = emits_pairs(step.reducer) or step.reducer is None
     natural = merge_natively(r.family for r in results)
     if spec.output_dir is not None:
         parts = [storage.join(spec.output_dir, part_name(r.partition)) for r in results]
+        if pairs:
+            return OutputPairs(spec.output_dir, parts, counters, elapsed, spec.output_options)
+        partitioner = step.partitioner
         partition = (
             checked_partitioner(partitioner, spec.reducers)
             if partitioner is not None
@@ -158,4 +259,6 @@ def _assemble(
             spec.output_dir, parts, counters, elapsed, partition, natural, spec.output_options
         )
     sources = [r.path if r.path is not None else r.data or b"" for r in results]
+    if pairs:
+        return PairsResult(read_emitted(sources), counters, elapsed)
     return Result(read_parts_sorted(sources), counters, elapsed)

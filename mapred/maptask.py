@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mapred.context import TaskContext, running_task
 from mapred.counters import (
     COMBINE_OUTPUT_RECORDS,
     INPUT_RECORDS,
@@ -31,6 +32,8 @@ from mapred.counters import (
 from mapred.errors import short_repr
 from mapred.job import LoadedJob, TaskMapper
 from mapred.keys import partition_indices
+from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path, read_part_blocks
+from mapred.reducetask import ReduceResult
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
 from mapred.splits import FileSplit, read_split_blocks
@@ -58,6 +61,12 @@ class MapTask:
         split: a byte range of a file the worker reads itself, or None.
         records: the records, when the input is an iterable (or a stream).
         encoding, errors: how the split's bytes are decoded.
+        with_path: records of a split are ``(path, line)`` (``read_text(with_path=True)``).
+        part: a previous step's part file (a path, or its bytes on Dask), whose pairs
+            are this task's records.
+        layout: how ``part`` holds them: ``"pairs"`` (a plain reducer's ``(key,
+            value)``, the key is also the origin) or ``"emitted"`` (an emitting reducer's
+            or a map-only step's: origin keys, then ``(key, value)`` pairs).
     """
 
     index: int
@@ -66,6 +75,9 @@ class MapTask:
     records: list[Any] | None = None
     encoding: str = "utf-8"
     errors: str = "strict"
+    with_path: bool = False
+    part: str | bytes | None = None
+    layout: str = "pairs"
 
     def describe(self) -> str:
         """The task in messages and error notes.
@@ -86,21 +98,25 @@ class MapResult:
     batches: list[list[Batch]]
     counters: Counters
     input_bytes: int = 0  # bytes of the file split read (0 for records): drives progress
+    part: ReduceResult | None = None  # a map-only step's output: its part, in input order
 
 
 def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     """Run one map task attempt and return references to its encoded output."""
     spec = job.spec
-    output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
-    with task_counters() as counters:
+    split = task.split
+    path = split.path if split is not None else None
+    context = TaskContext("map", spec.step, task.index, task.attempt, path)
+    if split is not None:
+        context._split = split
+    with task_counters() as counters, running_task(context):
+        if spec.reducers == 0 or spec.tagged:
+            from mapred.stepmap import execute_step_map
+
+            return execute_step_map(job, task, _input_blocks(job, task), counters)
+        output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
         try:
-            blocks: Iterable[list[Any]]
-            if task.split is not None:
-                blocks = read_split_blocks(task.split, task.encoding, task.errors)
-                if spec.live is not None:
-                    blocks = report_progress(blocks, spec.live, task.index)
-            else:
-                blocks = [task.records] if task.records else []
+            blocks = (records for _, records in _input_blocks(job, task))
             if isinstance(job.mapper, TaskMapper):
                 tally = _Tally(blocks)
                 _map_task(job, task, itertools.chain.from_iterable(tally), output, counters)
@@ -112,6 +128,44 @@ def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
         finally:
             output.close()
     return MapResult(task.index, task.attempt, output.batches, counters, _split_bytes(task.split))
+
+
+def _input_blocks(job: LoadedJob, task: MapTask) -> Iterator[tuple[list[Any] | None, list[Any]]]:
+    """The task's records, block by block, each with its origins (None: not known).
+
+    A block of a part's records carries the origin of each: the key of the previous
+    step's reduce call that made it (see :mod:`mapred.stepmap`).
+    """
+    if task.part is not None:
+        for keys, values in read_part_blocks(task.part):
+            if task.layout == "pairs":
+                yield keys, list(zip(keys, values, strict=True))
+            else:
+                yield keys, values
+        return
+    if task.split is None:
+        if task.records:
+            yield None, task.records
+        return
+    blocks: Iterable[list[Any]] = read_split_blocks(task.split, task.encoding, task.errors)
+    if job.spec.live is not None:
+        blocks = report_progress(blocks, job.spec.live, task.index)
+    path = task.split.path
+    for block in blocks:
+        yield None, (list(zip(itertools.repeat(path), block)) if task.with_path else block)
+
+
+def map_only_part(job: LoadedJob, task: MapTask) -> PartWriter:
+    """Where a map-only step's task writes its pairs: a part file named after the task."""
+    spec = job.spec
+    out_dir = spec.output_dir or spec.workdir
+    return PartWriter(
+        part_temp_path(out_dir, task.index, task.attempt) if out_dir else None,
+        spec.output_options if spec.output_dir else None,
+    )
+
+
+PART_BLOCK_PAIRS = PART_BLOCK_KEYS  # pairs per block of a map-only part
 
 
 def _split_bytes(split: FileSplit | None) -> int:
@@ -133,9 +187,11 @@ def _map_records(
     n_records = 0
     record: Any = None
     pair: Any = None
+    context = task_context_of()
     try:
         for record in records:
             n_records += 1
+            context.record = n_records
             for pair in mapper(record):
                 key, value = pair
                 # Subscript and catch: cheaper than dict.get() when most keys repeat.
@@ -239,6 +295,13 @@ class _Tally:
             yield block
 
 
+def task_context_of() -> TaskContext:
+    """The running map task's context (set up by :func:`execute_map_task`)."""
+    from mapred.context import task_context
+
+    return task_context()
+
+
 def buffer_pairs(memory_limit: int) -> int:
     """Pairs a map task buffers before a flush, for a task's share of ``memory_limit``.
 
@@ -274,7 +337,7 @@ def _explain(
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    ours = tb is not None and tb.tb_frame.f_code in (_map_records.__code__, _map_task.__code__)
+    ours = tb is not None and tb.tb_frame.f_code in MAP_LOOPS
     if isinstance(record, Iterator):  # a task mapper's input: no single record to show
         where = f"{task.describe()}, in the task mapper"
     else:
@@ -285,6 +348,10 @@ def _explain(
         return _contract_error(exc, pair, where)
     exc.add_note(f"mapred: in the mapper, {where}")
     return exc
+
+
+# The map loops whose own TypeError/ValueError means a broken mapper contract.
+MAP_LOOPS = {_map_records.__code__, _map_task.__code__}
 
 
 def _contract_error(exc: Exception, pair: Any, where: str) -> TypeError:
@@ -332,7 +399,7 @@ def _flush(
     reducers = job.spec.reducers
     add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
     if job.combiner is not None:
-        _combine(job.combiner, task, buffer)
+        _combine(job.combiner, task, buffer, job.spec.tagged)
         add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
     all_keys = list(buffer)
     all_values = list(buffer.values())
@@ -387,7 +454,10 @@ def _unencodable(task: MapTask, keys: list[Any], values: list[Any], exc: Excepti
 
 
 def _combine(
-    combiner: Callable[[Any, Any], Any], task: MapTask, buffer: dict[Any, list[Any]]
+    combiner: Callable[[Any, Any], Any],
+    task: MapTask,
+    buffer: dict[Any, list[Any]],
+    tagged: bool = False,
 ) -> None:
     """Replace the values of each key that has several with the combiner's single value,
     in place.
@@ -401,7 +471,11 @@ def _combine(
     key: Any = None
     try:
         for key in several:
-            buffer[key] = [combiner(key, iter(buffer[key]))]
+            if tagged:  # (origin, value): the combined value keeps the first origin
+                held = buffer[key]
+                buffer[key] = [(held[0][0], combiner(key, map(_SECOND, held)))]
+            else:
+                buffer[key] = [combiner(key, iter(buffer[key]))]
     except BaseException as exc:
         exc.add_note(f"mapred: in the combiner, {task.describe()}, key {short_repr(key)}")
         raise

@@ -188,10 +188,21 @@ def prepare_output(output: str | os.PathLike[str], options: Mapping[str, Any] | 
     return directory if storage.is_url(directory) else os.path.abspath(directory)
 
 
-def finish_output(directory: str, succeeded: bool, options: Mapping[str, Any] | None) -> None:
-    """Mark a complete output with ``_SUCCESS``; remove a failed job's part files."""
+def finish_output(
+    directory: str, succeeded: bool, options: Mapping[str, Any] | None, success: bytes = b""
+) -> None:
+    """Mark a complete output with ``_SUCCESS`` (holding ``success``: what the parts are,
+    for :func:`mapred.open_output`); remove a failed job's part files."""
     for name in storage.list_names(directory, options):
         if name.startswith(".part-") or (not succeeded and name.startswith("part-")):
             storage.remove(storage.join(directory, name), options)
-    if succeeded:
-        storage.touch(storage.join(directory, "_SUCCESS"), options)
+    if not succeeded:
+        return
+    marker = storage.join(directory, "_SUCCESS")
+    if not success:
+        storage.touch(marker, options)
+        return
+    temp = storage.join(directory, ".SUCCESS.tmp")
+    with storage.open_write_temp(temp, options) as file:
+        file.write(success)
+    storage.commit(temp, marker, options)

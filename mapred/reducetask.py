@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mapred.context import TaskContext, running_task
 from mapred.counters import (
     OUTPUT_KEYS,
     REDUCE_INPUT_RECORDS,
@@ -28,9 +29,10 @@ from mapred.counters import (
     task_counters,
 )
 from mapred.errors import MapredError, short_repr
-from mapred.job import LoadedJob
+from mapred.job import LoadedJob, PairReducer, TaskReducer
 from mapred.keys import sort_keys
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
+from mapred.secondary import merge_runs_by_value, untag, value_order
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, batch_size, read_batch
 from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
@@ -108,6 +110,12 @@ class ReduceState:
         self.next_index = 0
         self.waiting: dict[int, tuple[Batch, ...]] = {}
         self.counters: Counters = {}
+        spec = job.spec
+        self.order = value_order(job.value_key, spec.sort_values, spec.tagged)
+        self.context = TaskContext("reduce", spec.step, task.partition, task.attempt)
+        # Combining on ingest would mix values before they are sorted by the user's key.
+        self.combine_on_ingest = job.combiner is not None and job.value_key is None
+        self.combine_on_ingest &= not spec.sort_values
         for index, batches in task.committed:
             self.add(index, batches)
 
@@ -135,7 +143,7 @@ class ReduceState:
         n_values = sum(map(len, values))
         n_keys = len(groups)
         combined = 0
-        combine = self.job.combiner is not None
+        combine = self.combine_on_ingest
         for key, key_values in zip(keys, values, strict=True):
             held = setdefault(key, key_values)  # one dict operation, new key or not
             if held is key_values:
@@ -159,9 +167,12 @@ class ReduceState:
         """Apply the combiner to the values held for a key (input order kept: they are
         the earliest values, and later ones are appended after the result)."""
         assert self.job.combiner is not None
-        with task_counters() as user_counters:
+        with task_counters() as user_counters, running_task(self.context):
             try:
-                value = self.job.combiner(key, iter(values))
+                if self.job.spec.tagged:  # (origin, value): keep the first origin
+                    value = (values[0][0], self.job.combiner(key, map(untag, values)))
+                else:
+                    value = self.job.combiner(key, iter(values))
             except BaseException as exc:
                 exc.add_note(
                     f"mapred: in the combiner, {self.task.describe()}, key {short_repr(key)}"
@@ -193,7 +204,11 @@ class ReduceState:
         groups, self.groups = self.groups, {}
         keys = list(groups)
         self.families.append(sort_keys(keys))
-        return keys, list(map(groups.__getitem__, keys))
+        values = list(map(groups.__getitem__, keys))
+        if self.order is not None:
+            for key_values in values:
+                key_values.sort(key=self.order)
+        return keys, values
 
     def finish(self) -> ReduceResult:
         """Reduce every key, in key order, and write the part file."""
@@ -209,14 +224,26 @@ class ReduceState:
         if self.runs:
             runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
             runs.append(in_pieces(keys, values))
-            groups = merge_runs(runs, self.families)
+            if self.order is not None:
+                groups = merge_runs_by_value(runs, self.families, self.order)
+            else:
+                groups = merge_runs(runs, self.families)
             flat_keys = None
         else:
             groups = zip(keys, map(iter, values), strict=True)
             flat_keys = flat_tuples(keys)
-        with task_counters() as user_counters:
+        if self.job.spec.tagged:
+            groups = ((key, map(untag, key_values)) for key, key_values in groups)
+        family = _merged_family(self.families)
+        with task_counters() as user_counters, running_task(self.context):
             try:
-                n_keys = self._reduce(groups, part, flat_keys)
+                if isinstance(self.job.reducer, (PairReducer, TaskReducer)):
+                    from mapred.emit import reduce_emitting
+
+                    n_keys = reduce_emitting(self.job.reducer, groups, part, task)
+                    family = ""
+                else:
+                    n_keys = self._reduce(groups, part, flat_keys)
                 part.close()
             finally:
                 part.abandon()
@@ -232,7 +259,7 @@ class ReduceState:
             part.path,
             part.data,
             n_keys,
-            _merged_family(self.families),
+            family,
             counters,
         )
 

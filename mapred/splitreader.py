@@ -506,3 +506,15 @@ def _decode_error(
         where,
         line,
     )
+
+
+def lines_before(split: FileSplit) -> int:
+    """The lines of ``split``'s file before its first line (a plain file cut in bytes).
+
+    A split past byte 0 starts after the first newline at or after byte ``start - 1``,
+    so the lines before it are the newlines before that byte, plus that newline. Reads
+    the file up to the split: for :func:`mapred.task_context`'s line, on demand only.
+    """
+    if split.start == 0 or split.compression is not None:
+        return 0
+    return _count_newlines(split, split.start - 1) + 1

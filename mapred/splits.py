@@ -95,6 +95,7 @@ class TextInput:
             version, and workers check they read it.
         storage_options: passed to fsspec for the URLs among the sources; left out
             of ``repr`` and comparisons so that secrets stay out of messages.
+        with_path: records are ``(path, line)`` instead of lines.
     """
 
     sources: tuple[str, ...]
@@ -107,6 +108,7 @@ class TextInput:
     remote_identities: Mapping[str, FileIdentity] = field(
         default_factory=dict, repr=False, compare=False
     )
+    with_path: bool = False
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -165,6 +167,7 @@ def read_text(
     errors: str = "strict",
     split_size: int | None = None,
     storage_options: Mapping[str, Any] | None = None,
+    with_path: bool = False,
 ) -> TextInput:
     """Describe the lines of text files as job input.
 
@@ -183,6 +186,8 @@ def read_text(
         split_size: bytes per split, or ``None`` to choose from the total size.
         storage_options: for URLs, passed to fsspec (``key``, ``secret``,
             ``client_kwargs={"endpoint_url": ...}``, ...); the workers get them too.
+        with_path: make each record a ``(path, line)`` tuple, ``path`` as listed
+            (``"-"`` for stdin); files are still split and read by the workers.
 
     Returns:
         The ``TextInput`` to pass as ``data``; files are only listed here, not read.
@@ -220,7 +225,15 @@ def read_text(
     options = dict(storage_options) if storage_options is not None else None
     sizes = {url: identity.size for url, identity in remote.items()}
     return TextInput(
-        tuple(files + streams), encoding, errors, split_size, tuple(streams), sizes, options, remote
+        tuple(files + streams),
+        encoding,
+        errors,
+        split_size,
+        tuple(streams),
+        sizes,
+        options,
+        remote,
+        bool(with_path),
     )
 
 

@@ -136,3 +136,44 @@ def _compare_sequences(a: list[Any], b: list[Any]) -> int:
         if order:
             return order
     return _sign(len(a) < len(b), len(a) > len(b))
+
+
+# ---------------------------------------------------------------------------------------
+# Multi-step jobs, emitting reducers, map-only jobs, sorted values (issue 12)
+
+
+def sequential_step(step: Any, records: list[Any]) -> list[tuple[Any, Any]]:
+    """One step in a plain loop: the oracle of a Step (SPEC 8).
+
+    Map-only: the mapper's pairs in input order. Otherwise group in input order, sort
+    each key's values if asked (stable), reduce the keys in SPEC 3's order; an emitting
+    reducer's pairs come key by key, in the order it yielded them.
+    """
+    from mapred.job import emits_pairs
+
+    if step.reducer is None:
+        return [pair for record in records for pair in step.mapper(record)]
+    groups: dict[Any, list[Any]] = {}
+    for record in records:
+        for key, value in step.mapper(record):
+            groups.setdefault(key, []).append(value)
+    value_key = step.value_key or ((lambda v: v) if step.sort_values else None)
+    keys = key_order(list(groups))
+    out: list[tuple[Any, Any]] = []
+    for key in keys:
+        values = groups[key]
+        if value_key is not None:
+            values = sorted(values, key=value_key)
+        if emits_pairs(step.reducer):
+            out.extend((k, v) for k, v in step.reducer(key, iter(values)))
+        else:
+            out.append((key, step.reducer(key, iter(values))))
+    return out
+
+
+def sequential_steps(steps: list[Any], data: Any) -> list[tuple[Any, Any]]:
+    """A multi-step job in a plain loop: each step's output is the next step's records."""
+    records = list(data)
+    for step in steps:
+        records = sequential_step(step, records)
+    return records

@@ -11,6 +11,8 @@ from __future__ import annotations
 import collections
 import csv
 import importlib.util
+import itertools
+import json
 import os
 import re
 import subprocess
@@ -173,6 +175,35 @@ def test_pipeline() -> None:
         best = sorted(by_letter[letter])[:3]
         expected.append(f"{letter}  " + ", ".join(f"{w} ({-n})" for n, w in best))
     assert run_example("pipeline.py").splitlines() == expected
+
+
+def test_two_step() -> None:
+    """two_step.py: for the ten words that start the most bigrams, the best follower."""
+    followers: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    for line in (DATA / "sample.txt").read_text(encoding="utf-8").splitlines():
+        words = WORD.findall(line.lower())
+        for first, second in itertools.pairwise(words):
+            followers[first][second] += 1
+    ranked = sorted(followers.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    expected = []
+    for word, counts in ranked[:10]:
+        follower, count = min(counts.items(), key=lambda item: (-item[1], item[0]))
+        expected.append(f"{word}\t{follower}\t{count}")
+    assert run_example("two_step.py").splitlines() == expected
+
+
+def test_job_class() -> None:
+    """job_class.py: a Job with options; JSON lines by default, TSV, counters on stderr."""
+    counts = sample_words()
+
+    def top(n: int, min_length: int) -> list[tuple[str, int]]:
+        long = [(w, c) for w, c in counts.items() if len(w) >= min_length]
+        return sorted(long, key=lambda item: (-item[1], item[0]))[:n]
+
+    lines = run_example("job_class.py").splitlines()
+    assert [json.loads(line) for line in lines] == [[w, c] for w, c in top(10, 4)]
+    tsv = run_example("job_class.py", "--top", "3", "--min-length", "6", "--format", "tsv")
+    assert tsv.splitlines() == [f"{w}\t{c}" for w, c in top(3, 6)]
 
 
 def test_custom_counters() -> None:

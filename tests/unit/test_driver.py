@@ -13,6 +13,7 @@ from mapred import WorkerLost
 from mapred.backends.base import Death, Event
 from mapred.backends.serial import SerialBackend
 from mapred.launch import launch_job
+from mapred.step import Step
 
 
 def words(line: str) -> Iterator[tuple[str, int]]:
@@ -54,10 +55,9 @@ class DyingBackend(SerialBackend):
 
 
 def run(backend: SerialBackend, max_retries: int = 3) -> Any:
-    functions = {"mapper": words, "reducer": total, "combiner": None, "partitioner": None}
     return launch_job(
         backend,
-        functions,
+        [Step(words, total)],
         ["a b", "b c", "c"],
         reducers=1,
         chunksize=1,
