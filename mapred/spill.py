@@ -3,8 +3,9 @@
 A reduce task that holds more than its budget writes its groups, sorted by key, to a
 *run* file (:func:`run_path`) and starts again empty. A run is a sequence of blocks, each
 two columns (:func:`mapred.serde.column`): up to ``RUN_BLOCK_ITEMS`` keys and their value
-lists. Long value lists are cut into pieces of ``RUN_PIECE_VALUES`` (a key then fills
-several items in a row), so that a key with more values than memory still streams.
+lists, ``RUN_BLOCK_VALUES`` values in all. Long value lists are cut into pieces of
+``RUN_PIECE_VALUES`` (a key then fills several items in a row), so that a key with more
+values than memory still streams.
 
 Runs are written in the order their data arrived, which is input order; the merge is
 stable (for equal keys, earlier runs first), so each key's values come back in input order.
@@ -12,6 +13,7 @@ stable (for equal keys, earlier runs first), so each key's values come back in i
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import itertools
 import os
@@ -24,6 +26,7 @@ from mapred.serde import column, group_column, make_packer, make_unpacker
 
 RUN_PIECE_VALUES = 8192  # values per piece in a run: bounds the memory of one merge head
 RUN_BLOCK_ITEMS = 4096  # items per block: one decode per block, a small one per merge head
+RUN_BLOCK_VALUES = 65536  # values per block at most (one piece may be longer): bounds a head
 WRITE_BUFFER_BYTES = 1 << 20  # bytes gathered before one write() to a run or part file
 
 Item = tuple[Any, list[Any]]
@@ -51,12 +54,20 @@ def write_run(path: str, keys: list[Any], values: list[list[Any]]) -> int:
 
 
 def _blocks(keys: list[Any], values: list[list[Any]]) -> Iterator[tuple[list[Any], list[Any]]]:
-    """Cut sorted groups into blocks of at most RUN_BLOCK_ITEMS items, long lists in pieces."""
+    """Cut sorted groups into blocks of at most RUN_BLOCK_ITEMS items and (but for a
+    single item) RUN_BLOCK_VALUES values, long lists in pieces: a block is what a reader
+    holds in memory."""
     if max(map(len, values), default=0) > RUN_PIECE_VALUES:
         keys, values = _cut_long(keys, values)
-    for start in range(0, len(keys), RUN_BLOCK_ITEMS):
-        stop = start + RUN_BLOCK_ITEMS
+    ends = list(itertools.accumulate(map(len, values)))  # values up to each item, inclusive
+    start = 0
+    while start < len(keys):
+        before = ends[start - 1] if start else 0
+        last = min(len(ends), start + RUN_BLOCK_ITEMS)
+        stop = bisect.bisect_right(ends, before + RUN_BLOCK_VALUES, start, last)
+        stop = max(stop, start + 1)
         yield keys[start:stop], values[start:stop]
+        start = stop
 
 
 def _cut_long(keys: list[Any], values: list[list[Any]]) -> tuple[list[Any], list[list[Any]]]:

@@ -262,3 +262,21 @@ def test_map_buffer_flushes_inside_one_huge_record(engine: Engine) -> None:
     assert result == {"k": pairs}
     assert result.counters["mapred"]["map_output_records"] == pairs
     assert result.counters["mapred"]["combine_output_records"] == 4
+
+
+def test_run_blocks_hold_a_bounded_number_of_values(tmp_path: Any) -> None:
+    """Many keys with long value lists: no block a reader decodes holds more than
+    RUN_BLOCK_VALUES values (one piece aside), and every value comes back in order."""
+    from mapred.serde import make_unpacker
+    from mapred.spill import RUN_BLOCK_VALUES
+
+    keys = [f"k{i:04d}" for i in range(200)]
+    values = [list(range(i, i + RUN_PIECE_VALUES // 2)) for i in range(200)]
+    path = str(tmp_path / "run.bin")
+    write_run(path, keys, values)
+    with open(path, "rb") as file:
+        unpacker = make_unpacker(file)
+        sizes = [sum(map(len, unpacker.unpack())) for _ in unpacker]
+    assert len(sizes) > 1
+    assert max(sizes) <= max(RUN_BLOCK_VALUES, RUN_PIECE_VALUES)
+    assert list(read_run(path)) == list(zip(keys, values, strict=True))
