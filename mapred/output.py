@@ -19,7 +19,7 @@ from typing import Any
 from mapred import storage
 from mapred.errors import MapredError
 from mapred.keys import item_order, natively_ordered
-from mapred.serde import column, make_packer, make_unpacker
+from mapred.serde import column, make_packer, make_unpacker, value_column
 
 PART_BLOCK_KEYS = 4096  # keys per block: a lookup decodes one block, a reader holds one
 WRITE_BUFFER_BYTES = 1 << 20  # bytes gathered before one write() to a part file
@@ -75,7 +75,7 @@ class PartWriter:
             TypeError: a key or value can be neither packed nor pickled.
         """
         self._buffer += self._packer.pack(column(keys, flat_keys))
-        self._buffer += self._packer.pack(column(values))
+        self._buffer += self._packer.pack(value_column(values))
         if len(self._buffer) >= WRITE_BUFFER_BYTES:
             self._flush()
 

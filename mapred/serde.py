@@ -6,15 +6,17 @@ and unpacked by msgpack's C code with no Python callback: the word-count hot pat
 runs with ``strict_types=True``, so every other type, subclasses included, reaches
 :func:`_encode_ext` and becomes an ext type::
 
-    code  name              payload                                 decoded as
-    ----  ----------------  --------------------------------------  ---------------------
-    1     EXT_TUPLE         msgpack array of the items              tuple
-    2     EXT_SET           msgpack array of the items              set
-    3     EXT_FROZENSET     msgpack array of the items              frozenset
-    4     EXT_BIGINT        signed big-endian two's complement      int (any size)
-    5     EXT_PICKLE        pickle (cloudpickle if plain fails)     whatever it was
-    6     EXT_TUPLE_COLUMN  array of arrays of scalars              list of tuples
-    7     EXT_TUPLE_GROUPS  array of arrays of arrays of scalars    list of lists of tuples
+    code  name                   payload                        decoded as
+    ----  ---------------------  -----------------------------  -------------------------
+    1     EXT_TUPLE              array of the items             tuple
+    2     EXT_SET                array of the items             set
+    3     EXT_FROZENSET          array of the items             frozenset
+    4     EXT_BIGINT             signed big-endian bytes        int (any size)
+    5     EXT_PICKLE             pickle (cloudpickle if needed) whatever it was
+    6     EXT_TUPLE_COLUMN       arrays of scalars              list of tuples
+    7     EXT_TUPLE_GROUPS       arrays of arrays of scalars    list of lists of tuples
+    8     EXT_TUPLE_LIST_GROUPS  one array deeper               lists of lists of lists
+                                                                of tuples
 
 A Python hook per tuple would be the cost of every job with tuple keys or values, so whole
 *columns* (the keys of a batch, its value lists, a part file's values) are described once:
@@ -56,6 +58,7 @@ EXT_BIGINT = 4
 EXT_PICKLE = 5
 EXT_TUPLE_COLUMN = 6
 EXT_TUPLE_GROUPS = 7
+EXT_TUPLE_LIST_GROUPS = 8
 
 PICKLE_PROTOCOL = 5
 
@@ -177,13 +180,42 @@ def group_column(groups: list[list[Any]]) -> Any:
 
     >>> decode(encode(group_column([[("x", 1)], [("y", 2), ("z", 3.5)]])))
     [[('x', 1)], [('y', 2), ('z', 3.5)]]
+    >>> decode(encode(group_column([[[("d", 1)], [("d", 2), ("e", 3)]]])))
+    [[[('d', 1)], [('d', 2), ('e', 3)]]]
     """
-    values = chain.from_iterable(groups)
-    if groups and set(map(type, values)) == {tuple}:
+    if not groups:
+        return groups
+    kinds = set(map(type, chain.from_iterable(groups)))
+    if kinds == {tuple}:
         leaves = chain.from_iterable(chain.from_iterable(groups))
         if set(map(type, leaves)) <= SCALARS:
             return _new_tuple(_ExtType, (EXT_TUPLE_GROUPS, _pack_pooled(groups, _LOOSE)))
+    elif kinds == {list}:  # values that are lists of flat tuples (a task mapper's postings)
+        tuples = chain.from_iterable(chain.from_iterable(groups))
+        if set(map(type, tuples)) == {tuple}:
+            leaves = chain.from_iterable(chain.from_iterable(chain.from_iterable(groups)))
+            if set(map(type, leaves)) <= SCALARS:
+                payload = _pack_pooled(groups, _LOOSE)
+                return _new_tuple(_ExtType, (EXT_TUPLE_LIST_GROUPS, payload))
     return groups
+
+
+def value_column(values: list[Any]) -> Any:
+    """:func:`column` for a list of arbitrary values (a part file's reduced values): a
+    list of flat tuples, or of lists of flat tuples (an inverted index's postings),
+    travels as one ext; anything else as it is.
+
+    >>> decode(encode(value_column([[("doc", 1)], [("doc", 2), ("doc", 3)]])))
+    [[('doc', 1)], [('doc', 2), ('doc', 3)]]
+    >>> value_column([1, "a"])
+    [1, 'a']
+    """
+    types = set(map(type, values))
+    if types == {tuple}:
+        return column(values)
+    if types == {list}:
+        return group_column(values)
+    return values
 
 
 _STRICT: list[msgpack.Packer] = []  # pooled packers, by kind
@@ -242,6 +274,8 @@ def _decode_ext(code: int, data: bytes) -> Any:
         return list(_unpack_nested(data, arrays_as_tuples=True))
     if code == EXT_TUPLE_GROUPS:
         return list(map(list, _unpack_nested(data, arrays_as_tuples=True)))
+    if code == EXT_TUPLE_LIST_GROUPS:
+        return [list(map(list, group)) for group in _unpack_nested(data, arrays_as_tuples=True)]
     if code == EXT_BIGINT:
         return int.from_bytes(data, "big", signed=True)
     if code == EXT_SET:

@@ -20,7 +20,15 @@ from mapred.keys import (
     stable_hash,
     total_order_key,
 )
-from mapred.serde import column, decode, encode, group_column, make_packer, make_unpacker
+from mapred.serde import (
+    column,
+    decode,
+    encode,
+    group_column,
+    make_packer,
+    make_unpacker,
+    value_column,
+)
 from tests import strategies
 from tests.strategies import Label, Point, same
 
@@ -151,6 +159,8 @@ def test_columns_round_trip_exactly(groups: list[list[Any]]) -> None:
     flat = [value for group in groups for value in group]
     assert same(decode(encode(column(flat))), flat)
     assert same(decode(encode(group_column(groups))), groups)
+    assert same(decode(encode(value_column(flat))), flat)
+    assert same(decode(encode(value_column(groups))), groups)
 
 
 @given(
