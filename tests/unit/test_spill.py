@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mapred import Engine, mapreduce
 from mapred.engine import MAP_SHARE, parse_size
@@ -280,3 +282,41 @@ def test_run_blocks_hold_a_bounded_number_of_values(tmp_path: Any) -> None:
     assert len(sizes) > 1
     assert max(sizes) <= max(RUN_BLOCK_VALUES, RUN_PIECE_VALUES)
     assert list(read_run(path)) == list(zip(keys, values, strict=True))
+
+
+@given(
+    st.lists(
+        st.lists(st.tuples(st.integers(0, 12), st.integers(1, 3)), max_size=20),
+        min_size=1,
+        max_size=4,
+    )
+)
+@settings(max_examples=200)
+def test_merge_groups_keys_with_values_in_run_order(
+    runs_spec: list[list[tuple[int, int]]],
+) -> None:
+    """Runs whose keys come in several pieces merge into one group per key, the pieces of
+    earlier runs first: the groups a stable merge of all the runs' items gives."""
+    import itertools
+    from operator import itemgetter
+
+    runs: list[list[tuple[int, list[str]]]] = []
+    for number, spec in enumerate(runs_spec):
+        run = []
+        for key, pieces in sorted(spec, key=itemgetter(0)):
+            run += [(key, [f"r{number}k{key}p{p}"]) for p in range(pieces)]  # a key's pieces
+        runs.append(run)
+    items = sorted((item for run in runs for item in run), key=itemgetter(0))  # stable
+    expected = [
+        (key, [v for _, piece in group for v in piece])
+        for key, group in itertools.groupby(items, itemgetter(0))
+    ]
+    merged = [(key, list(values)) for key, values in merge_runs(runs, ["number"] * len(runs))]
+    assert merged == expected
+
+
+def test_merge_goes_on_past_values_the_reducer_left() -> None:
+    """A reducer that reads none of a key's values does not shift the next key's values."""
+    runs = [[("a", [1]), ("a", [2]), ("b", [3])], [("a", [4]), ("c", [5])]]
+    seen = [(key, list(values)) for key, values in merge_runs(runs, ["str", "str"]) if key != "a"]
+    assert seen == [("b", [3]), ("c", [5])]
