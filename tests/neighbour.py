@@ -97,6 +97,9 @@ class Neighbour:
         os.mkfifo(fifo)
         env = {key: value for key, value in os.environ.items() if key != "MAPRED_TMPDIR"}
         env[GATE_ENV] = str(fifo)
+        # In the shared temp directory, the neighbour must not sweep other users' stale
+        # work directories either: the suite touches only what it made.
+        env["MAPRED_NO_SWEEP"] = "1"
         process = subprocess.Popen(
             [sys.executable, str(SCRIPT)],
             env=env,
