@@ -17,7 +17,6 @@ from typing import Any
 from mapred.backends import is_dask_client, open_backend
 from mapred.backends.base import Backend
 from mapred.errors import JobTimeout, MapredError
-from mapred.launch import MAP_SHARE as MAP_SHARE  # re-exported for tests of the map buffer
 from mapred.launch import launch_job
 from mapred.pairs import OutputPairs, PairsResult
 from mapred.result import OutputResult, Result

@@ -95,8 +95,7 @@ def natively_ordered(keys: list[Any]) -> bool:
     >>> natively_ordered([("a", 1), ("b", 2.5)]), natively_ordered([None, 1])
     (True, False)
     """
-    leaves, nan = leaf_types(keys)
-    return not nan and leaves <= _NATIVE_ORDER
+    return _describe(keys)[0]
 
 
 # ---------------------------------------------------------------------------------------

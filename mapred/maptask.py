@@ -32,7 +32,7 @@ from mapred.counters import (
 from mapred.errors import short_repr
 from mapred.job import LoadedJob, TaskMapper
 from mapred.keys import partition_indices
-from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path, read_part_blocks
+from mapred.output import PartWriter, part_temp_path, read_part_blocks
 from mapred.reducetask import ReduceResult
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
@@ -163,9 +163,6 @@ def map_only_part(job: LoadedJob, task: MapTask) -> PartWriter:
         part_temp_path(out_dir, task.index, task.attempt) if out_dir else None,
         spec.output_options if spec.output_dir else None,
     )
-
-
-PART_BLOCK_PAIRS = PART_BLOCK_KEYS  # pairs per block of a map-only part
 
 
 def _split_bytes(split: FileSplit | None) -> int:

@@ -94,7 +94,6 @@ class OutputResult(Mapping[Any, Any]):
         self._partition = partition
         self._natural = natural
         self._storage_options = storage_options  # for a URL directory (fsspec)
-        self._length: int | None = None
         self._cursors = [_PartCursor(part, storage_options) for part in parts]
 
     def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
@@ -111,9 +110,7 @@ class OutputResult(Mapping[Any, Any]):
         return (key for key, _ in self.items())
 
     def __len__(self) -> int:
-        if self._length is None:
-            self._length = self.counters.get("mapred", {}).get("output_keys", 0)
-        return self._length
+        return int(self.counters.get("mapred", {}).get("output_keys", 0))
 
     def __getitem__(self, key: Any) -> Any:
         return self._cursors[self._partition(key)].find(key)

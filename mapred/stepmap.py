@@ -23,7 +23,6 @@ from mapred.counters import INPUT_RECORDS, MAP_OUTPUT_RECORDS, OUTPUT_KEYS, Coun
 from mapred.job import LoadedJob, TaskMapper
 from mapred.maptask import (
     MAP_LOOPS,
-    PART_BLOCK_PAIRS,
     MapResult,
     MapTask,
     _explain,
@@ -34,7 +33,7 @@ from mapred.maptask import (
     map_only_part,
     task_context_of,
 )
-from mapred.output import PartWriter
+from mapred.output import PART_BLOCK_KEYS, PartWriter
 from mapred.reducetask import ReduceResult
 from mapred.shuffle import MapOutput
 
@@ -149,7 +148,7 @@ def _map_only(task: MapTask, mapping: _Mapping, part: PartWriter) -> int:
         for origin, key, value in mapping.pairs():
             origins.append(origin)
             pairs.append((key, value))
-            if len(pairs) >= PART_BLOCK_PAIRS:
+            if len(pairs) >= PART_BLOCK_KEYS:  # a map-only part's block
                 _write(part, origins, pairs)
                 written += len(pairs)
                 origins, pairs = [], []

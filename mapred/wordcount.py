@@ -89,15 +89,6 @@ def add_counts(word: Any, counts: Iterable[int]) -> int:
     return sum(counts)
 
 
-def count_order(item: tuple[str, int]) -> tuple[int, str]:
-    """Sort key: count descending, then word ascending.
-
-    >>> sorted([("b", 1), ("a", 1), ("c", 2)], key=count_order)
-    [('c', 2), ('a', 1), ('b', 1)]
-    """
-    return -item[1], item[0]
-
-
 def order_counts(
     counts: Mapping[str, int], sort: str = "count", top: int | None = None
 ) -> list[tuple[str, int]]:
@@ -114,7 +105,7 @@ def order_counts(
     """
     items = counts.items()
     # The items come in key order and both sorts are stable, so sorting by count alone,
-    # descending (a C-level key), leaves ties in word order: the order of count_order.
+    # descending (a C-level key), leaves ties in word order: count descending, then word ascending.
     if top is not None and top < len(counts):
         rows = heapq.nlargest(top, items, key=_COUNT)  # O(n log top), not a full sort
         if sort == "key":

@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mapred import Engine, mapreduce
-from mapred.engine import MAP_SHARE, parse_size
+from mapred.engine import parse_size
 from mapred.keys import key_family, sort_keys, total_order_key
+from mapred.launch import MAP_SHARE
 from mapred.maptask import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
 from mapred.spill import RUN_BLOCK_ITEMS, RUN_PIECE_VALUES, merge_runs, read_run, write_run
 from tests.oracle import in_order, sequential, total
