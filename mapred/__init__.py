@@ -19,6 +19,7 @@ from mapred.errors import (
     InternalError,
     JobTimeout,
     MapredError,
+    TooManySkipped,
     WorkerLost,
 )
 from mapred.job import pair_reducer, task_mapper, task_reducer
@@ -26,6 +27,7 @@ from mapred.pairs import OutputPairs, PairsResult
 from mapred.program import Job
 from mapred.reopen import open_output
 from mapred.result import OutputResult, Result
+from mapred.skipping import SkippedRecord
 from mapred.splits import TextInput, read_text
 from mapred.step import Step
 
@@ -43,9 +45,11 @@ __all__ = [
     "OutputResult",
     "PairsResult",
     "Result",
+    "SkippedRecord",
     "Step",
     "TaskContext",
     "TextInput",
+    "TooManySkipped",
     "WorkerLost",
     "__version__",
     "increment",

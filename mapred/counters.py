@@ -29,6 +29,7 @@ SHUFFLE_BYTES = "shuffle_bytes"
 SPILLED_RECORDS = "spilled_records"
 SPILLED_BYTES = "spilled_bytes"
 TASK_RETRIES = "task_retries"
+SKIPPED_RECORDS = "skipped_records"  # records and keys left out with max_skipped
 BUILTIN_COUNTERS = (
     INPUT_RECORDS,
     MAP_OUTPUT_RECORDS,
@@ -39,6 +40,7 @@ BUILTIN_COUNTERS = (
     SPILLED_RECORDS,
     SPILLED_BYTES,
     TASK_RETRIES,
+    SKIPPED_RECORDS,
 )
 
 Counters = dict[str, dict[str, int]]

@@ -216,6 +216,7 @@ _JOB_ARGUMENTS = {
     "partitioner",
     "memory_limit",
     "max_retries",
+    "max_skipped",
     "timeout",
     "progress",
     "output",
@@ -240,6 +241,7 @@ def mapreduce(
     partitioner: Callable[[Any, int], int] | None = None,
     memory_limit: int | str | None = None,
     max_retries: int = 3,
+    max_skipped: int = 0,
     timeout: float | None = None,
     progress: bool = False,
     backend: Any = None,
@@ -274,6 +276,10 @@ def mapreduce(
         partitioner: ``partitioner(key, reducers)`` -> partition index.
         memory_limit: shuffle memory budget, bytes or ``"512MB"``; spills past it.
         max_retries: extra attempts for a task whose worker process died.
+        max_skipped: bad records the job may skip: a record whose mapper raises (or
+            whose worker dies on it twice), or a key whose reducer raises, is left out
+            and listed in the result's ``skipped``; one more fails the job with
+            ``TooManySkipped``. 0 (the default): the first error fails the job.
         timeout: seconds for the whole job.
         progress: show a progress bar on stderr.
         backend: ``None``, ``"processes"``, ``"serial"`` or a Dask ``Client``.
@@ -294,6 +300,7 @@ def mapreduce(
         TypeError, ValueError: bad arguments, or a mapper breaking the contract.
         JobTimeout: the job ran past ``timeout``.
         WorkerLost: a task's worker died more than ``max_retries`` times.
+        TooManySkipped: more than ``max_skipped`` records were skipped.
         Exception: whatever a user function raised, with its original type.
 
     Examples:
@@ -320,6 +327,7 @@ def mapreduce(
                 partitioner=partitioner,
                 memory_limit=memory_limit,
                 max_retries=max_retries,
+                max_skipped=max_skipped,
                 timeout=timeout,
                 progress=progress,
                 output=output,
@@ -350,6 +358,8 @@ def _run(
     _check_int("reducers", reducers, 1)
     _check_int("chunksize", chunksize, 1)
     _check_int("max_retries", max_retries, 0, allow_none=False)
+    max_skipped = options.get("max_skipped", 0)
+    _check_int("max_skipped", max_skipped, 0, allow_none=False)
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
     ):
@@ -378,6 +388,7 @@ def _run(
             output=output,
             output_options=options.get("storage_options"),
             started=started,
+            max_skipped=max_skipped,
         )
     result.elapsed = time.monotonic() - started  # the result assembled, the files removed
     return result

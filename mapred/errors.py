@@ -8,6 +8,7 @@
     ├── DecodeError(ValueError)      input bytes that the encoding cannot decode
     ├── InputChanged                 an input file changed (truncated, rewritten, replaced)
     │                                while the job read it
+    ├── TooManySkipped               more than ``max_skipped`` bad records were skipped
     └── InternalError                a bug in mapred itself
 
 User exceptions are never wrapped: they come back with their original type, the
@@ -84,6 +85,26 @@ class InputChanged(MapredError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.path), self.__dict__)  # notes too
+
+
+class TooManySkipped(MapredError):
+    """More records (or keys) were skipped than ``max_skipped`` allows.
+
+    The message names the limit and the last record skipped.
+
+    Attributes:
+        limit: the job's ``max_skipped``.
+        skipped: the :class:`mapred.SkippedRecord` entries known when the job stopped
+            (at least ``limit + 1``).
+    """
+
+    def __init__(self, message: str, limit: int = 0, skipped: Any = ()) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.skipped = list(skipped)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.limit, self.skipped))
 
 
 class InternalError(MapredError):

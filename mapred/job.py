@@ -40,6 +40,9 @@ class JobSpec:
             when concatenated: each shuffled value travels as ``(origin, value)``, and the
             reduce side restores input order by sorting on the origin (see
             :mod:`mapred.stepmap`). ``reducers == 0`` is a map-only step.
+        max_skipped: the job's ``max_skipped``: above 0, a record whose mapper raises
+            (or a key whose reducer raises) is skipped and reported (:mod:`mapred.skipping`);
+            a task that skips more fails.
     """
 
     job_id: str
@@ -59,6 +62,7 @@ class JobSpec:
     value_key: bytes | None = None
     sort_values: bool = False
     tagged: bool = False
+    max_skipped: int = 0
 
 
 class TaskMapper:

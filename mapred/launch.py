@@ -34,6 +34,7 @@ from mapred.reducetask import ReduceResult
 from mapred.reopen import job_record
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
+from mapred.skipping import SkippedRecord, write_quarantine
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
 from mapred.step import Step
 from mapred.workdirs import make_workdir, remove_workdir
@@ -59,6 +60,7 @@ def launch_job(
     output: str | os.PathLike[str] | None,
     output_options: Mapping[str, Any] | None = None,
     started: float,
+    max_skipped: int = 0,
 ) -> Result | OutputResult | PairsResult | OutputPairs:
     """Run one checked job of one or more steps on ``backend``; clean up on every path.
 
@@ -66,7 +68,8 @@ def launch_job(
     in-memory parts) are the next step's map task inputs, read by the workers
     (:func:`next_inputs`). ``reducers`` is the default of the steps' ``reducers``;
     ``memory_limit`` is the job's budget in bytes; ``started`` is when the job started
-    (``time.monotonic()``): one deadline for all steps.
+    (``time.monotonic()``): one deadline for all steps. ``max_skipped``: bad records the
+    job may skip (:mod:`mapred.skipping`), all steps together.
     """
     pickled = [pickle_functions(step.functions(), backend.pickles_functions) for step in steps]
     output_dir = prepare_output(output, output_options) if output is not None else None
@@ -81,6 +84,7 @@ def launch_job(
             live = backend.live_counters()
         inputs = plan_map_tasks(data, chunksize)
         totals: Counters = empty_totals()
+        skipped: list[SkippedRecord] = []
         tagged = False
         for number, (step, functions) in enumerate(zip(steps, pickled, strict=True), 1):
             last = number == len(steps)
@@ -107,6 +111,7 @@ def launch_job(
                 value_key=functions["value_key"],
                 sort_values=step.sort_values,
                 tagged=tagged,
+                max_skipped=max_skipped,
             )
             backend.prepare(spec, step.functions())
             if progress:
@@ -122,6 +127,7 @@ def launch_job(
                 started,
                 bar,
                 live if number == 1 else None,
+                skipped_before=len(skipped),
             )
             try:
                 with sigterm_unwinds():
@@ -130,6 +136,7 @@ def launch_job(
                 if bar is not None:  # before assembling: the bar clears itself
                     bar.close()
             _add_step_counters(totals, driver.counters, number, len(steps))
+            skipped.extend(driver.skipped())
             previous_dir = _step_dir(workdir, number - 1, len(steps))
             if number > 1 and previous_dir is not None:  # its parts are read: not needed
                 remove_workdir(previous_dir)
@@ -139,8 +146,11 @@ def launch_job(
             tagged = n_reduces > 1 or (n_reduces == 0 and tagged)
         elapsed = time.monotonic() - started
         result = _assemble(results, totals, elapsed, spec, steps[-1])
+        result.skipped = skipped
         if output_dir is not None:
             success = _describe_output(results, totals, steps[-1])
+            if max_skipped:
+                write_quarantine(output_dir, skipped, output_options)
         succeeded = True
         return result
     finally:
@@ -204,7 +214,8 @@ def pickle_functions(functions: Mapping[str, Any], pickled: bool) -> dict[str, b
 
 
 def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]:
-    """Yield the input of each map task, lazily: file splits first, then record splits."""
+    """Yield the input of each map task, lazily: file splits first, then record splits
+    (each with the position of its first record: it names a skipped record)."""
     if isinstance(data, TextInput):
         for split in data.plan_splits():
             yield {
@@ -217,11 +228,15 @@ def plan_map_tasks(data: Any, chunksize: int | None) -> Iterator[dict[str, Any]]
             lines: Iterator[Any] = iter_stream_lines(stream, data.encoding, data.errors)
             if data.with_path:
                 lines = zip(itertools.repeat(stream), lines)
+            first = 0
             for records in iter_record_splits(lines, chunksize):
-                yield {"records": records}
+                yield {"records": records, "first": first, "stream": stream}
+                first += len(records)
         return
+    first = 0
     for records in iter_record_splits(data, chunksize):
-        yield {"records": records}
+        yield {"records": records, "first": first}
+        first += len(records)
 
 
 def _describe_output(results: list[ReduceResult], counters: Counters, step: Step) -> bytes:

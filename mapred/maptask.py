@@ -15,7 +15,7 @@ import itertools
 import operator
 import os
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mapred.context import TaskContext, running_task
@@ -24,6 +24,7 @@ from mapred.counters import (
     INPUT_RECORDS,
     MAP_OUTPUT_RECORDS,
     SHUFFLE_BYTES,
+    SKIPPED_RECORDS,
     Counters,
     add_builtin,
     report_progress,
@@ -36,6 +37,7 @@ from mapred.output import PartWriter, part_temp_path, read_part_blocks
 from mapred.reducetask import ReduceResult
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
+from mapred.skipping import SkippedRecord, SkippingMapper, skipping_map_job
 from mapred.splits import FileSplit, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes batches:
@@ -67,6 +69,11 @@ class MapTask:
         layout: how ``part`` holds them: ``"pairs"`` (a plain reducer's ``(key,
             value)``, the key is also the origin) or ``"emitted"`` (an emitting reducer's
             or a map-only step's: origin keys, then ``(key, value)`` pairs).
+        first: the position in ``data`` of the first of ``records`` (for a stream: the
+            lines before them); names a skipped record.
+        stream: the stream (``"-"``) that ``records`` were read from, if any.
+        skip: with ``max_skipped``: the records (numbered from 1 in this task) to skip
+            unread, because earlier attempts died on them, each with how they died.
     """
 
     index: int
@@ -78,6 +85,9 @@ class MapTask:
     with_path: bool = False
     part: str | bytes | None = None
     layout: str = "pairs"
+    first: int = 0
+    stream: str | None = None
+    skip: tuple[tuple[int, str], ...] = ()
 
     def describe(self) -> str:
         """The task in messages and error notes.
@@ -99,6 +109,7 @@ class MapResult:
     counters: Counters
     input_bytes: int = 0  # bytes of the file split read (0 for records): drives progress
     part: ReduceResult | None = None  # a map-only step's output: its part, in input order
+    skipped: tuple[SkippedRecord, ...] = ()  # with max_skipped: the records left out
 
 
 def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
@@ -109,6 +120,20 @@ def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
     context = TaskContext("map", spec.step, task.index, task.attempt, path)
     if split is not None:
         context._split = split
+    if not spec.max_skipped or isinstance(job.mapper, TaskMapper):
+        return _execute_map_task(job, task, context)
+    job, skipper = skipping_map_job(job, task, context)
+    try:
+        result = _execute_map_task(job, task, context)
+    finally:
+        if skipper.note is not None:
+            skipper.note.close()
+    add_builtin(result.counters, SKIPPED_RECORDS, len(skipper.skipped))
+    return replace(result, skipped=tuple(skipper.skipped))
+
+
+def _execute_map_task(job: LoadedJob, task: MapTask, context: TaskContext) -> MapResult:
+    spec = job.spec
     with task_counters() as counters, running_task(context):
         if spec.reducers == 0 or spec.tagged:
             from mapred.stepmap import execute_step_map
@@ -348,7 +373,7 @@ def _explain(
 
 
 # The map loops whose own TypeError/ValueError means a broken mapper contract.
-MAP_LOOPS = {_map_records.__code__, _map_task.__code__}
+MAP_LOOPS = {_map_records.__code__, _map_task.__code__, SkippingMapper.__call__.__code__}
 
 
 def _contract_error(exc: Exception, pair: Any, where: str) -> TypeError:

@@ -23,6 +23,7 @@ from typing import Any
 from mapred.counters import Counters
 from mapred.keys import total_order_key
 from mapred.output import read_part_blocks
+from mapred.skipping import SkippedRecord
 
 
 class PairsResult(list[tuple[Any, Any]]):
@@ -33,6 +34,7 @@ class PairsResult(list[tuple[Any, Any]]):
     Attributes:
         counters: as for :class:`mapred.Result`.
         elapsed: the job's wall time in seconds.
+        skipped: as for :class:`mapred.Result`.
 
     Examples:
         >>> from mapred import mapreduce
@@ -42,16 +44,22 @@ class PairsResult(list[tuple[Any, Any]]):
 
     counters: Counters
     elapsed: float
+    skipped: list[SkippedRecord]
 
     def __init__(
-        self, pairs: Any = (), counters: Counters | None = None, elapsed: float = 0.0
+        self,
+        pairs: Any = (),
+        counters: Counters | None = None,
+        elapsed: float = 0.0,
+        skipped: list[SkippedRecord] | None = None,
     ) -> None:
         super().__init__(pairs)
         self.counters = counters if counters is not None else {}
         self.elapsed = elapsed
+        self.skipped = skipped if skipped is not None else []
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (list(self), self.counters, self.elapsed))
+        return (type(self), (list(self), self.counters, self.elapsed, self.skipped))
 
     def __repr__(self) -> str:
         return f"PairsResult({list.__repr__(self)})"
@@ -64,7 +72,7 @@ class OutputPairs:
     without loading them. Returned by ``mapreduce`` and :func:`mapred.open_output`.
 
     Attributes:
-        directory, parts, counters, elapsed: as for :class:`mapred.OutputResult`.
+        directory, parts, counters, elapsed, skipped: as for :class:`mapred.OutputResult`.
     """
 
     def __init__(
@@ -79,6 +87,7 @@ class OutputPairs:
         self.parts = parts
         self.counters = counters
         self.elapsed = elapsed
+        self.skipped: list[SkippedRecord] = []
         self._storage_options = storage_options
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:

@@ -21,6 +21,7 @@ from mapred.context import TaskContext, running_task
 from mapred.counters import (
     OUTPUT_KEYS,
     REDUCE_INPUT_RECORDS,
+    SKIPPED_RECORDS,
     SPILLED_BYTES,
     SPILLED_RECORDS,
     Counters,
@@ -35,6 +36,7 @@ from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
 from mapred.secondary import merge_runs_by_value, untag, value_order
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, batch_size, read_batch
+from mapred.skipping import SkippedRecord, SkippingPart, skipping_reduce_job
 from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
 
 # The memory of the groups a reduce task holds, estimated from what ingest already
@@ -95,6 +97,7 @@ class ReduceResult:
     keys: int
     family: str  # mapred.keys.key_family() of the keys: may they merge natively?
     counters: Counters
+    skipped: tuple[SkippedRecord, ...] = ()  # with max_skipped: the keys left out
 
 
 class ReduceState:
@@ -235,6 +238,12 @@ class ReduceState:
         if self.job.spec.tagged:
             groups = ((key, map(untag, key_values)) for key, key_values in groups)
         family = _merged_family(self.families)
+        job, skipper = self.job, None
+        writer: Any = part
+        if spec.max_skipped:
+            self.job, skipper = skipping_reduce_job(job)
+            if skipper is not None and not skipper.emits:
+                writer = SkippingPart(part)
         with task_counters() as user_counters, running_task(self.context):
             try:
                 if isinstance(self.job.reducer, (PairReducer, TaskReducer)):
@@ -243,9 +252,11 @@ class ReduceState:
                     n_keys = reduce_emitting(self.job.reducer, groups, part, task)
                     family = ""
                 else:
-                    n_keys = self._reduce(groups, part, flat_keys)
+                    n_keys = self._reduce(groups, writer, flat_keys)
+                    n_keys -= getattr(writer, "dropped", 0)
                 part.close()
             finally:
+                self.job = job
                 part.abandon()
                 for run in self.runs:
                     os.unlink(run)
@@ -253,6 +264,9 @@ class ReduceState:
         counters = self.counters
         merge_into(counters, user_counters)
         add_builtin(counters, OUTPUT_KEYS, n_keys)
+        skipped = tuple(skipper.skipped) if skipper is not None else ()
+        if spec.max_skipped:
+            add_builtin(counters, SKIPPED_RECORDS, len(skipped))
         return ReduceResult(
             task.partition,
             task.attempt,
@@ -261,6 +275,7 @@ class ReduceState:
             n_keys,
             family,
             counters,
+            skipped,
         )
 
     def _reduce(

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mapred.counters import Counters
+from mapred.skipping import SkippedRecord
 
 
 class Result(dict[Any, Any]):
@@ -22,6 +23,8 @@ class Result(dict[Any, Any]):
         elapsed: the wall time of the whole call in seconds: from the call to the
             returned result, including (for ``mapreduce()``) starting and stopping its
             workers, and assembling this result.
+        skipped: with ``max_skipped``, the records (and keys) left out, as
+            :class:`mapred.SkippedRecord`, in input order then key order; else empty.
 
     Examples:
         >>> from mapred import mapreduce
@@ -34,14 +37,22 @@ class Result(dict[Any, Any]):
 
     counters: Counters
     elapsed: float
+    skipped: list[SkippedRecord]
 
-    def __init__(self, items: Any = (), counters: Counters | None = None, elapsed: float = 0.0):
+    def __init__(
+        self,
+        items: Any = (),
+        counters: Counters | None = None,
+        elapsed: float = 0.0,
+        skipped: list[SkippedRecord] | None = None,
+    ):
         super().__init__(items)
         self.counters = counters if counters is not None else {}
         self.elapsed = elapsed
+        self.skipped = skipped if skipped is not None else []
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (list(self.items()), self.counters, self.elapsed))
+        return (type(self), (list(self.items()), self.counters, self.elapsed, self.skipped))
 
     def __repr__(self) -> str:
         return f"Result({dict.__repr__(self)})"
@@ -61,6 +72,8 @@ class OutputResult(Mapping[Any, Any]):
         parts: the part file paths, one per reduce partition.
         counters: as for ``Result``.
         elapsed: as for ``Result``.
+        skipped: as for ``Result`` (also in the directory's ``_skipped.jsonl``; a result
+            reopened with :func:`mapred.open_output` has none).
 
     Examples:
         >>> import os, tempfile
@@ -91,6 +104,7 @@ class OutputResult(Mapping[Any, Any]):
         self.parts = parts
         self.counters = counters
         self.elapsed = elapsed
+        self.skipped: list[SkippedRecord] = []
         self._partition = partition
         self._natural = natural
         self._storage_options = storage_options  # for a URL directory (fsspec)
