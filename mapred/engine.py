@@ -16,6 +16,7 @@ from typing import Any
 
 from mapred.backends import is_dask_client, open_backend
 from mapred.backends.base import Backend
+from mapred.collector import job_thresholds
 from mapred.errors import JobTimeout, MapredError
 from mapred.launch import launch_job
 from mapred.pairs import OutputPairs, PairsResult
@@ -373,7 +374,7 @@ def _run(
             + (" (use read_text(path) to read a file)" if isinstance(data, str) else "")
         )
     job_steps = _job_steps(mapper, reducer, steps, options)
-    with engine._one_job(timeout, started):
+    with engine._one_job(timeout, started), job_thresholds():
         backend = engine._ensure_backend()
         result = launch_job(
             backend,

@@ -12,6 +12,8 @@ to memory for the Dask backend.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -289,20 +291,21 @@ class ReduceState:
         reducer = self.job.reducer
         n_keys = 0
         while True:
-            keys: list[Any] = []
+            # A block of keys at a time, the reducer called by C-level passes (no Python
+            # loop per key). Each group is reduced before the next is drawn (merged runs
+            # stream a key's values), the tee keeps the keys, and list.extend keeps what
+            # was made before an exception, which says whose key failed.
+            calls, drawn = itertools.tee(itertools.islice(groups, PART_BLOCK_KEYS))
             reduced: list[Any] = []
-            key: Any = None
             try:
-                for key, key_values in groups:
-                    reduced.append(reducer(key, key_values))
-                    keys.append(key)
-                    if len(keys) == PART_BLOCK_KEYS:
-                        break
+                reduced.extend(itertools.starmap(reducer, calls))
             except BaseException as exc:
+                key = list(itertools.islice(drawn, len(reduced) + 1))[-1][0]
                 exc.add_note(
                     f"mapred: in the reducer, {self.task.describe()}, key {short_repr(key)}"
                 )
                 raise
+            keys = list(map(_KEY, drawn))
             if not keys:
                 return n_keys
             try:
@@ -310,6 +313,9 @@ class ReduceState:
             except Exception as exc:
                 raise _unstorable(keys, reduced, exc) from exc
             n_keys += len(keys)
+
+
+_KEY = operator.itemgetter(0)
 
 
 def _merged_family(families: list[str]) -> str:

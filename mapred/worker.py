@@ -20,6 +20,7 @@ import threading
 from multiprocessing.connection import Connection
 from typing import Any
 
+from mapred.collector import use_job_thresholds
 from mapred.errors import BEFORE_THE_TASK, InternalError, pack_exception, task_error
 from mapred.job import JobLoader, JobSpec, LoadedJob
 from mapred.maptask import execute_map_task
@@ -37,6 +38,7 @@ def worker_main(conn: Connection, lifeline: Connection) -> None:
     global _in_worker
     _in_worker = True
     _die_with_parent()
+    use_job_thresholds()
     # Ctrl-C goes to the whole process group; the driver decides what happens to us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True).start()

@@ -155,6 +155,22 @@ def test_spill_with_many_reducers_and_a_combiner(engine: Engine) -> None:
     assert result.counters["mapred"]["spilled_records"] > 0
 
 
+def test_a_reducer_failing_after_a_spill_names_its_key(engine: Engine) -> None:
+    """The reducer's exception names the key it failed on, also when the keys stream
+    from merged runs (a key deep in a block, not the first)."""
+    data = list(scattered(30_000))
+    bad = "key-0004321"
+
+    def picky(key: str, values: Iterator[int]) -> int:
+        if key == bad:
+            raise LookupError(key)
+        return sum(values)
+
+    with pytest.raises(LookupError) as info:
+        engine.mapreduce(identity, picky, data, reducers=1, memory_limit=TINY, chunksize=3_000)
+    assert f"key {bad!r}" in info.value.__notes__[0]
+
+
 def test_spilled_job_with_output_dir_is_lazy_and_ordered(engine: Engine, tmp_path: Any) -> None:
     """With output=DIR a spilled job's parts iterate in key order without a dict."""
     data = list(scattered(30_000))
