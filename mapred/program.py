@@ -94,6 +94,13 @@ class Job:
         )
         engine.add_argument("--memory-limit", metavar="SIZE", help="e.g. 512MB")
         engine.add_argument("--timeout", type=float, metavar="S", help="seconds for the job")
+        engine.add_argument(
+            "--max-skipped",
+            type=int,
+            default=0,
+            metavar="N",
+            help="skip up to N bad records (a mapper or reducer that raises), listed on stderr",
+        )
         out = parser.add_argument_group("output")
         out.add_argument(
             "--format", choices=FORMATS, default="jsonl", help="jsonl (default) or tsv"
@@ -113,6 +120,7 @@ class Job:
             "memory_limit": options.memory_limit,
             "timeout": options.timeout,
             "output": options.output_dir,
+            "max_skipped": options.max_skipped,
         }
 
     def run(self) -> Any:
@@ -126,6 +134,7 @@ class Job:
         """Run from the shell: parse ``args`` (default ``sys.argv[1:]``), run, write
         the output to stdout; returns the exit status (see ``mapred run``)."""
         from mapred.cli import exit_status, write_result
+        from mapred.skipping import report_skipped
 
         job = None
         try:
@@ -135,6 +144,7 @@ class Job:
                 write_result(result, job.options.format, None)
             if job.options.counters:
                 write_counters(result.counters)
+            report_skipped(result)
         except BaseException as exc:
             if isinstance(exc, SystemExit) and job is None:
                 return exc.code if isinstance(exc.code, int) else 2

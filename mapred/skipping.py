@@ -324,6 +324,27 @@ class SkippingPart:
         return getattr(self.part, name)
 
 
+def report_skipped(result: Any) -> None:
+    """At the end of a command-line job run with ``max_skipped``: on stderr, how many
+    records were skipped and where they are listed (the quarantine file of an
+    ``output=DIR`` result, or the lines that follow, one a record)."""
+    import sys
+
+    skipped = getattr(result, "skipped", [])
+    directory = getattr(result, "directory", None)
+    if not skipped:
+        return
+    count = f"{len(skipped)} bad record{'s' if len(skipped) != 1 else ''} skipped"
+    if directory is not None:
+        from mapred import storage
+
+        where = storage.join(directory, QUARANTINE_FILE)
+        print(f"mapred: {count}, listed in {where}", file=sys.stderr, flush=True)
+        return
+    lines = [f"mapred: {count}:"] + [f"mapred: skipped {entry.describe()}" for entry in skipped]
+    print("\n".join(lines), file=sys.stderr, flush=True)
+
+
 def write_quarantine(directory: str, skipped: list[SkippedRecord], options: Any = None) -> None:
     """Write the job's skipped records to ``directory/_skipped.jsonl``, one a line."""
     from mapred import storage

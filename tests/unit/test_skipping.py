@@ -16,6 +16,7 @@ import pytest
 
 from mapred import (
     Engine,
+    Job,
     MapredError,
     SkippedRecord,
     Step,
@@ -240,3 +241,36 @@ def test_max_skipped_is_checked_and_may_be_an_engine_default() -> None:
         assert len(engine.mapreduce(parse, total, LINES).skipped) == 2
         with pytest.raises(ValueError, match="invalid literal"):
             engine.mapreduce(parse, total, LINES, max_skipped=0)
+
+
+class ParseCounts(Job):
+    """``word n`` lines summed by word; a line without a count is a bad record."""
+
+    def mapper(self, line: str) -> Iterator[tuple[str, int]]:
+        return parse(line)
+
+    def reducer(self, key: str, values: Iterator[int]) -> int:
+        return sum(values)
+
+
+def test_job_programs_take_max_skipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "counts.txt"
+    path.write_text("".join(line + "\n" for line in LINES))
+    assert ParseCounts.main(["--backend", "serial", "--max-skipped", "2", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ['["a", 5]', '["b", 2]', '["bad", 3]']
+    assert err.splitlines() == [
+        "mapred: 2 bad records skipped:",
+        f"mapred: skipped map: {path} line 3: ValueError: invalid literal for int() with "
+        "base 10: 'x'",
+        f"mapred: skipped map: {path} line 5: ValueError: not enough values to unpack "
+        "(expected 2, got 1)",
+    ]
+    out_dir = tmp_path / "out"
+    args = ["--backend", "serial", "--max-skipped", "2", "--output-dir", str(out_dir), str(path)]
+    assert ParseCounts.main(args) == 0
+    assert capsys.readouterr().err == (
+        f"mapred: 2 bad records skipped, listed in {out_dir / QUARANTINE_FILE}\n"
+    )
+    assert ParseCounts.main(["--backend", "serial", "--max-skipped", "1", str(path)]) == 1
+    assert "more than max_skipped=1 records were skipped" in capsys.readouterr().err
