@@ -55,6 +55,7 @@ from mapred.formats import (
 from mapred.jsonlines import encode_pair
 from mapred.loader import UsageError, load_function, one_line
 from mapred.program import Job, result_pairs, write_counters
+from mapred.skipping import report_skipped
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
 from mapred.storage import is_url, local_path
 from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper
@@ -90,6 +91,7 @@ def command_wordcount(args: argparse.Namespace) -> None:
     assert isinstance(counts, mapred.Result)  # a plain reducer, no output=DIR
     rows = order_counts(counts, args.sort, args.top)
     write_lines(format_counts(rows, args.format), args.output)
+    report_skipped(counts)
 
 
 def command_run(args: argparse.Namespace) -> None:
@@ -127,6 +129,7 @@ def command_run(args: argparse.Namespace) -> None:
             write_result(result, args.format, args.output)
         if args.counters:
             write_counters(result.counters)
+        report_skipped(result)
 
 
 def _resolve_reducer(args: argparse.Namespace) -> None:
@@ -210,6 +213,7 @@ def _job_options(args: argparse.Namespace) -> dict[str, Any]:
         "reducers": args.reducers,
         "memory_limit": args.memory_limit,
         "progress": progress,
+        "max_skipped": args.max_skipped,
     }
 
 
@@ -324,6 +328,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
     return value
 
 
@@ -473,6 +487,14 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="bytes per file split read by one map task (default: chosen "
         "from the input size, 1-32 MiB)",
+    )
+    group.add_argument(
+        "--max-skipped",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="skip up to N bad records (whose mapper or reducer raises), listed on stderr "
+        "at the end; one more fails the job (default: 0, none)",
     )
     group.add_argument(
         "--scheduler",
