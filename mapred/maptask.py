@@ -37,7 +37,7 @@ from mapred.output import PartWriter, part_temp_path, read_part_blocks
 from mapred.reducetask import ReduceResult
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
-from mapred.skipping import SkippedRecord, SkippingMapper, skipping_map_job
+from mapred.skipping import SKIPPING_CODE, SkippedRecord, skipping_map_job
 from mapred.splits import FileSplit, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes batches:
@@ -373,7 +373,7 @@ def _explain(
 
 
 # The map loops whose own TypeError/ValueError means a broken mapper contract.
-MAP_LOOPS = {_map_records.__code__, _map_task.__code__, SkippingMapper.__call__.__code__}
+MAP_LOOPS = {_map_records.__code__, _map_task.__code__, SKIPPING_CODE}
 
 
 def _contract_error(exc: Exception, pair: Any, where: str) -> TypeError:

@@ -24,6 +24,7 @@ import copy
 import json
 import mmap
 import os
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -168,7 +169,8 @@ class SkippingMapper:
     """The mapper of a map task run with ``max_skipped``: a record whose mapper raises
     (an ``Exception``) yields nothing and is noted in :attr:`skipped`.
 
-    Called once per record, in order (the map loop's own count of records is the same).
+    :attr:`call` is what the map loop calls, once per record, in order (the loop's own
+    count of records is the same): a closure over locals, since it runs per record.
     """
 
     def __init__(
@@ -187,28 +189,19 @@ class SkippingMapper:
         self.deadly = dict(task.skip)  # record number -> how its worker died
         self.count = 0
         self.skipped: list[SkippedRecord] = []
+        self.call = _skipping_call(self)
 
-    def __call__(self, record: Any) -> list[Any]:
-        self.count += 1
-        n = self.count
-        if self.deadly and n in self.deadly:
-            self._skip(record, DIED, self.deadly[n])
-            return []
-        note = self.note
-        if note is not None:
-            note.view[0] = n
-        try:
-            pairs = list(self.mapper(record))
-        except Exception as exc:
-            tb = exc.__traceback__
-            if tb is not None and tb.tb_next is None and isinstance(exc, TypeError):
-                raise  # list() of what is not iterable: the mapper broke the contract
-            self._skip(record, type(exc).__name__, safe_str(exc))
-            return []
-        finally:
-            if note is not None:
-                note.view[0] = 0
-        return pairs
+    def failed(self, record: Any, count: int, exc: Exception) -> list[Any]:
+        """The mapper raised on record ``count``: note it."""
+        self.count = count
+        self._skip(record, type(exc).__name__, safe_str(exc))
+        return []
+
+    def died_on(self, record: Any, count: int) -> list[Any]:
+        """Record ``count`` killed earlier attempts: skip it unread."""
+        self.count = count
+        self._skip(record, DIED, self.deadly[count])
+        return []
 
     def _skip(self, record: Any, error_type: str, message: str) -> None:
         context = self.context
@@ -238,6 +231,39 @@ class SkippingMapper:
         check_limit(self.skipped, self.limit)
 
 
+def _skipping_call(skipper: SkippingMapper) -> Callable[[Any], list[Any]]:
+    mapper = skipper.mapper
+    view: Any = skipper.note.view if skipper.note is not None else [0]
+    deadly = skipper.deadly
+    failed = skipper.failed
+    count = 0
+
+    def skipping(record: Any) -> list[Any]:
+        nonlocal count
+        count += 1
+        if deadly and count in deadly:
+            return skipper.died_on(record, count)
+        view[0] = count  # the note: the record this attempt is on
+        try:
+            pairs = mapper(record)
+            if pairs.__class__ is not list:  # a generator: run it now, errors and all
+                pairs = list(pairs)
+        except Exception as exc:
+            view[0] = 0
+            tb = exc.__traceback__
+            if isinstance(exc, TypeError) and tb is not None and tb.tb_next is None:
+                raise  # list() of what is not iterable: the mapper broke the contract
+            return failed(record, count, exc)
+        view[0] = 0
+        return pairs
+
+    return skipping
+
+
+# The code of the per-record closure, for the map loops' contract checks (MAP_LOOPS).
+SKIPPING_CODE = next(c for c in _skipping_call.__code__.co_consts if isinstance(c, types.CodeType))
+
+
 def skipping_map_job(
     job: LoadedJob, task: Any, context: TaskContext
 ) -> tuple[LoadedJob, SkippingMapper]:
@@ -249,7 +275,7 @@ def skipping_map_job(
         note = RecordNote(note_path(spec.workdir, task.index, task.attempt))
     mapper = SkippingMapper(job.mapper, context, task, spec.max_skipped, note)
     skipping = copy.copy(job)
-    skipping.mapper = mapper
+    skipping.mapper = mapper.call
     return skipping, mapper
 
 
