@@ -24,8 +24,8 @@ from benchmarks.measure import Run
 
 MB = 10**6
 # entry -> the entry running its functions sequentially (the CLI has its own mapper)
-SEQ_OF = {"api": "seq", "api_str": "seq_str", "api_w1": "seq", "tasks": "seq_tasks",
-          "tasks_str": "seq_tasks_str"}  # fmt: skip
+SEQ_OF = {"api": "seq", "api_str": "seq_str", "api_w1": "seq", "api_skip": "seq",
+          "tasks": "seq_tasks", "tasks_str": "seq_tasks_str"}  # fmt: skip
 
 
 def median(runs: list[Run], name: str, field: str = "contender") -> tuple[float, float] | None:

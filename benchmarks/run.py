@@ -95,6 +95,9 @@ WORKLOADS: dict[str, list[Entry]] = {
     "wordcount": [
         Entry("cli", "mapred wordcount --pattern '\\S+'", "mapred_cli", "wordcount"),
         *_mapred("wordcount"),
+        Entry(
+            "api_skip", "mapreduce(), generator, max_skipped", "mapred_api_skipping", "wordcount"
+        ),
         *_peers("wordcount"),
         Entry("mrjob", "mrjob (local runner)", "mrjob", "wordcount", "peers", "mrjob"),
     ],
