@@ -245,7 +245,7 @@ class ReduceState:
         if spec.max_skipped:
             self.job, skipper = skipping_reduce_job(job)
             if skipper is not None and not skipper.emits:
-                writer = SkippingPart(part)
+                writer = SkippingPart(part, skipper)
         with task_counters() as user_counters, running_task(self.context):
             try:
                 if isinstance(self.job.reducer, (PairReducer, TaskReducer)):

@@ -285,7 +285,8 @@ SKIPPED = object()  # what a plain reducer's wrapper returns for a key it skippe
 class SkippingReducer:
     """The reducer of a reduce task run with ``max_skipped``: a key whose reducer raises
     is noted in :attr:`skipped`; a plain reducer's value is then :data:`SKIPPED` (the
-    part writer leaves the key out), an emitting one's, no pairs."""
+    part writer leaves the key out), an emitting one's, no pairs (and none of those it
+    yielded before raising). :attr:`call` is what the reduce loop calls, once per key."""
 
     def __init__(self, reducer: Callable[[Any, Any], Any], step: int, limit: int, emits: bool):
         self.reducer = reducer
@@ -293,25 +294,44 @@ class SkippingReducer:
         self.limit = limit
         self.emits = emits
         self.skipped: list[SkippedRecord] = []
+        self.call = _skipping_reduce_call(self)
 
-    def __call__(self, key: Any, values: Iterator[Any]) -> Any:
-        try:
-            if self.emits:
-                return list(self.reducer(key, values))
-            return self.reducer(key, values)
-        except Exception as exc:
-            self.skipped.append(
-                SkippedRecord(
-                    "reduce",
-                    type(exc).__name__,
-                    safe_str(exc),
-                    key=key,
-                    step=self.step,
-                    record=short_repr(key),
-                )
+    def failed(self, key: Any, exc: Exception) -> Any:
+        """The reducer raised on ``key``: note it; what the loop gets for the key."""
+        self.skipped.append(
+            SkippedRecord(
+                "reduce",
+                type(exc).__name__,
+                safe_str(exc),
+                key=key,
+                step=self.step,
+                record=short_repr(key),
             )
-            check_limit(self.skipped, self.limit)
-            return [] if self.emits else SKIPPED
+        )
+        check_limit(self.skipped, self.limit)
+        return [] if self.emits else SKIPPED
+
+
+def _skipping_reduce_call(skipper: SkippingReducer) -> Callable[[Any, Any], Any]:
+    reducer = skipper.reducer
+    failed = skipper.failed
+    if skipper.emits:
+
+        def emitting(key: Any, values: Iterator[Any]) -> Any:
+            try:
+                return list(reducer(key, values))
+            except Exception as exc:
+                return failed(key, exc)
+
+        return emitting
+
+    def reducing(key: Any, values: Iterator[Any]) -> Any:
+        try:
+            return reducer(key, values)
+        except Exception as exc:
+            return failed(key, exc)
+
+    return reducing
 
 
 def skipping_reduce_job(job: LoadedJob) -> tuple[LoadedJob, SkippingReducer | None]:
@@ -325,19 +345,23 @@ def skipping_reduce_job(job: LoadedJob) -> tuple[LoadedJob, SkippingReducer | No
     emits = isinstance(reducer, PairReducer)
     wrapper = SkippingReducer(reducer, job.spec.step, job.spec.max_skipped, emits)
     skipping = copy.copy(job)
-    skipping.reducer = PairReducer(wrapper) if emits else wrapper
+    skipping.reducer = PairReducer(wrapper.call) if emits else wrapper.call
     return skipping, wrapper
 
 
 class SkippingPart:
-    """A part writer that leaves out the keys a plain reducer's wrapper skipped."""
+    """A part writer that leaves out the keys a plain reducer's wrapper skipped (looked
+    for only in a block during which a key was skipped)."""
 
-    def __init__(self, part: Any) -> None:
+    def __init__(self, part: Any, skipper: SkippingReducer) -> None:
         self.part = part
+        self.skipper = skipper
+        self.seen = 0
         self.dropped = 0
 
     def write_block(self, keys: list[Any], values: list[Any], *args: Any, **kwargs: Any) -> None:
-        if any(value is SKIPPED for value in values):
+        if len(self.skipper.skipped) != self.seen:
+            self.seen = len(self.skipper.skipped)
             kept = [i for i, value in enumerate(values) if value is not SKIPPED]
             self.dropped += len(values) - len(kept)
             keys = [keys[i] for i in kept]
