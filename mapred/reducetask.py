@@ -37,21 +37,10 @@ from mapred.keys import sort_keys
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
 from mapred.secondary import merge_runs_by_value, untag, value_order
 from mapred.serde import flat_tuples, make_packer
-from mapred.shuffle import Batch, batch_size, read_batch
+from mapred.shuffle import Batch, read_batch
+from mapred.sizes import group_sizes
 from mapred.skipping import SkippedRecord, SkippingPart, skipping_reduce_job
 from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
-
-# The memory of the groups a reduce task holds, estimated from what ingest already
-# counts: decoded keys and values take about twice their msgpack bytes (a 5-byte word
-# is a 54-byte str, but a 1 KB string stays about 1 KB), every distinct key adds a
-# dict slot and a list (KEY_BYTES), every value a list slot (VALUE_BYTES). Checked
-# against tracemalloc (tests/unit/test_memory.py): within 30% for words, 12-byte ids,
-# tuples and floats, 1.8x over for 1 KB strings, 0.45x for a list of distinct large
-# ints (36 bytes each, 3 encoded). A constant factor of the encoded bytes, the old
-# estimate, was 7x over for large values.
-ENCODED_EXPANSION = 2
-KEY_BYTES = 140
-VALUE_BYTES = 10
 
 # With a combiner, map tasks send one value per key per flush, so a reduce task would
 # hold one value per key per map flush: memory growing with the input (a 1 GB word
@@ -157,14 +146,10 @@ class ReduceState:
             if combine and len(held) >= REDUCE_COMBINE_VALUES:
                 groups[key] = [self._combine(key, held)]
                 combined += len(held) - 1
-        if combined:
-            self.buffered -= combined * VALUE_BYTES
         add_builtin(self.counters, REDUCE_INPUT_RECORDS, n_values)
-        self.buffered += (
-            batch_size(batch) * ENCODED_EXPANSION
-            + (len(groups) - n_keys) * KEY_BYTES
-            + n_values * VALUE_BYTES
-        )
+        # The groups' memory, estimated from a sample of this batch (mapred.sizes).
+        per_key, per_value = group_sizes(keys, values)
+        self.buffered += (len(groups) - n_keys) * per_key + (n_values - combined) * per_value
         if self.buffered > self.job.spec.memory_limit:
             self._spill()
 
