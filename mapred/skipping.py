@@ -53,7 +53,7 @@ class SkippedRecord:
             for a record its worker died on.
         message: the exception's message, or how the worker died.
         path: for a record of a file (``read_text``) or a stream, its path (or URL, or
-            ``"-"`` for stdin); else None.
+            ``"<stdin>"``); else None.
         line: the record's 1-based line number in ``path``; else None.
         index: for a record of an iterable ``data``, its 0-based position in it; else None.
         key: for the reduce phase, the key whose reducer raised; else None.
@@ -213,7 +213,8 @@ class SkippingMapper:
         if task.split is not None:
             path, line = task.split.path, context.line
         elif task.stream is not None:
-            path, line = task.stream, task.first + self.count
+            path = "<stdin>" if task.stream == "-" else task.stream  # as DecodeError says
+            line = task.first + self.count
         elif task.part is None:
             index = task.first + self.count - 1
         self.skipped.append(

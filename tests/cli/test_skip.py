@@ -3,7 +3,9 @@ count and where they are listed on stderr, the limit as a one-line failure."""
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,16 @@ def test_wordcount_takes_max_skipped(cli, tmp_path):
     assert run.status == 0, run
     assert run.out == "b\t2\na\t1\n"
     assert run.err == ""
+
+
+def test_lines_of_stdin_are_named_as_stdin(cli, job, monkeypatch):
+    script, _ = job
+    text = "".join(line + "\n" for line in LINES).encode()
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text)))
+    run = cli("run", f"{script}:m", f"{script}:r", "-w", "2", "--max-skipped", "2")
+    assert run.status == 0, run
+    assert run.out == "a\t5\nb\t2\n"
+    assert [line.split(": ")[2] for line in run.err.splitlines()[1:]] == [
+        "<stdin> line 3",
+        "<stdin> line 4",
+    ]
