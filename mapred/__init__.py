@@ -25,9 +25,9 @@ from mapred.errors import (
 from mapred.job import pair_reducer, task_mapper, task_reducer
 from mapred.pairs import OutputPairs, PairsResult
 from mapred.program import Job
+from mapred.quarantine import SkippedRecord
 from mapred.reopen import open_output
 from mapred.result import OutputResult, Result
-from mapred.skipping import SkippedRecord
 from mapred.splits import TextInput, read_text
 from mapred.step import Step
 

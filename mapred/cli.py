@@ -55,7 +55,7 @@ from mapred.formats import (
 from mapred.jsonlines import encode_pair
 from mapred.loader import UsageError, load_function, one_line
 from mapred.program import Job, result_pairs, write_counters
-from mapred.skipping import report_skipped
+from mapred.quarantine import report_skipped
 from mapred.splits import ERROR_HANDLERS, TextInput, check_decoding, read_text
 from mapred.storage import is_url, local_path
 from mapred.wordcount import DEFAULT_PATTERN, SORTS, add_counts, order_counts, word_mapper

@@ -58,27 +58,13 @@ from mapred.counters import (
     empty_totals,
     merge_into,
 )
-from mapred.errors import (
-    BEFORE_THE_TASK,
-    JobTimeout,
-    RemoteError,
-    TooManySkipped,
-    WorkerLost,
-    unpack_exception,
-)
+from mapred.errors import BEFORE_THE_TASK, JobTimeout, RemoteError, WorkerLost, unpack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapResult, MapTask
 from mapred.output import commit_part
+from mapred.quarantine import Quarantine, SkippedRecord
 from mapred.reducetask import ReduceResult, ReduceTask
 from mapred.shuffle import Batch
-from mapred.skipping import (
-    DEATHS_TO_SKIP,
-    SkippedRecord,
-    note_path,
-    ordered,
-    read_note,
-    too_many_message,
-)
 
 if TYPE_CHECKING:
     from mapred.progress import ProgressBar
@@ -168,13 +154,8 @@ class Driver:
         self.committed: dict[int, list[list[Batch]]] = {}
         self.reduce_queue: deque[tuple[int, int]] = deque()
         self.reduced: dict[int, ReduceResult] = {}
-        self.skipped_before = skipped_before
-        self.map_skips: dict[int, tuple[SkippedRecord, ...]] = {}  # committed, per map task
-        self.reduce_skips: list[SkippedRecord] = []
-        self.n_skipped = 0
-        # map task -> (the record its last deaths were on, how many in a row)
-        self.death_records: dict[int, tuple[int, int]] = {}
-        self._pending_skip: dict[int, tuple[tuple[int, str], ...]] = {}
+        self.quarantine = Quarantine(spec.max_skipped, skipped_before, spec.workdir)
+        self.skip_next: dict[int, tuple[tuple[int, str], ...]] = {}  # map task -> records
 
     def run(self) -> list[ReduceResult]:
         """Run the job to the end; on any exception, stop the busy workers first."""
@@ -276,7 +257,7 @@ class Driver:
             # The worker is healthy, but may hold half a conversation (a reduce task's
             # pending commits): replace it rather than reason about its state.
             self.backend.reset(event.slot)
-            raise self._too_many(_rebuild(event.payload, task))
+            raise self.quarantine.too_many(_rebuild(event.payload, task))
         else:
             if self._died_on_record(task, event.payload):
                 self.counters[BUILTIN_GROUP][TASK_RETRIES] += 1
@@ -289,9 +270,7 @@ class Driver:
             self._commit_reduce(replace(result.part, counters={}))
         self.committed[result.index] = result.batches
         merge_into(self.counters, result.counters)
-        if result.skipped:
-            self.map_skips[result.index] = result.skipped
-            self._add_skipped(len(result.skipped))
+        self.quarantine.commit(result.index, result.skipped)
         if self.live is not None:
             self.live.commit(result.index, result.counters)
         for slot, task in self.running.items():
@@ -310,9 +289,7 @@ class Driver:
             )
         self.reduced[result.partition] = result
         merge_into(self.counters, result.counters)
-        if result.skipped:
-            self.reduce_skips.extend(result.skipped)
-            self._add_skipped(len(result.skipped))
+        self.quarantine.commit(None, result.skipped)
         if self.progress is not None and self.spec.reducers:
             self.progress.reduce_done(result)
 
@@ -340,47 +317,18 @@ class Driver:
 
     def skipped(self) -> list[SkippedRecord]:
         """The records (and keys) this step skipped, in input order, then key order."""
-        return ordered(self.map_skips, self.reduce_skips)
-
-    def _add_skipped(self, count: int) -> None:
-        self.n_skipped += count
-        if self.skipped_before + self.n_skipped > self.spec.max_skipped:
-            skipped = self.skipped()
-            raise TooManySkipped(
-                too_many_message(skipped, self.spec.max_skipped), self.spec.max_skipped, skipped
-            )
-
-    def _too_many(self, exc: BaseException) -> BaseException:
-        """A task's own :class:`TooManySkipped`, with what committed tasks skipped first."""
-        if not isinstance(exc, TooManySkipped):
-            return exc
-        skipped = self.skipped() + exc.skipped
-        error = TooManySkipped(too_many_message(exc.skipped, exc.limit), exc.limit, skipped)
-        error.__cause__ = exc.__cause__
-        return error
+        return self.quarantine.entries()
 
     def _died_on_record(self, task: MapTask | ReduceTask, death: Death) -> bool:
         """With ``max_skipped``: whether a map attempt died on the same record as the
-        task's attempt before it (read from the attempt's note, :mod:`mapred.skipping`).
-        Then the record is bad: the next attempt skips it, and these deaths are forgiven."""
-        workdir = self.spec.workdir
-        if not self.spec.max_skipped or workdir is None or not isinstance(task, MapTask):
+        attempt before it. Then the next attempt skips the record, and the deaths on it
+        are forgiven (they do not count against ``max_retries``)."""
+        if not isinstance(task, MapTask):
             return False
-        path = note_path(workdir, task.index, task.attempt)
-        record = read_note(path)
-        with suppress(FileNotFoundError):
-            os.unlink(path)
-        if record == 0:
-            self.death_records.pop(task.index, None)
+        bad = self.quarantine.died_on_record(task.index, task.attempt, death.how)
+        if bad is None:
             return False
-        deaths = self.death_records.get(task.index, (0, 0))
-        count = deaths[1] + 1 if deaths[0] == record else 1
-        if count < DEATHS_TO_SKIP:
-            self.death_records[task.index] = (record, count)
-            return False
-        del self.death_records[task.index]
-        how = f"the worker process died on this record on {count} attempts (last: {death.how})"
-        self._pending_skip[task.index] = (*task.skip, (record, how))
+        self.skip_next[task.index] = (*task.skip, bad)
         self.losses.pop(task_key(task), None)
         return True
 
@@ -394,7 +342,7 @@ class Driver:
                 name = f"map-{task.index:06d}-{task.attempt}.bin"
                 with suppress(FileNotFoundError):
                     os.unlink(os.path.join(self.spec.workdir, name))
-            skip = self._pending_skip.pop(task.index, task.skip)
+            skip = self.skip_next.pop(task.index, task.skip)
             self.retries.append(replace(task, attempt=attempt, skip=skip))
         else:
             self.reduce_queue.appendleft((task.partition, attempt))

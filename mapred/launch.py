@@ -30,11 +30,11 @@ from mapred.job import JobSpec, emits_pairs
 from mapred.keys import checked_partitioner, merge_natively, partition_for
 from mapred.output import finish_output, part_name, prepare_output, read_parts_sorted
 from mapred.pairs import OutputPairs, PairsResult, read_emitted
+from mapred.quarantine import SkippedRecord, write_quarantine
 from mapred.reducetask import ReduceResult
 from mapred.reopen import job_record
 from mapred.result import OutputResult, Result
 from mapred.serde import dumps_function
-from mapred.skipping import SkippedRecord, write_quarantine
 from mapred.splits import TextInput, iter_record_splits, iter_stream_lines
 from mapred.step import Step
 from mapred.workdirs import make_workdir, remove_workdir

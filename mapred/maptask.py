@@ -34,10 +34,11 @@ from mapred.errors import short_repr
 from mapred.job import LoadedJob, TaskMapper
 from mapred.keys import partition_indices
 from mapred.output import PartWriter, part_temp_path, read_part_blocks
+from mapred.quarantine import SkippedRecord
 from mapred.reducetask import ReduceResult
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, MapOutput, encode_batch
-from mapred.skipping import SKIPPING_CODE, SkippedRecord, skipping_map_job
+from mapred.skipping import SKIPPING_CODE, skipping_map_job
 from mapred.splits import FileSplit, read_split_blocks
 
 # Pairs buffered before a flush. A flush applies the combiner and writes batches:

@@ -23,7 +23,7 @@ from typing import Any
 from mapred.counters import Counters
 from mapred.keys import total_order_key
 from mapred.output import read_part_blocks
-from mapred.skipping import SkippedRecord
+from mapred.quarantine import SkippedRecord
 
 
 class PairsResult(list[tuple[Any, Any]]):

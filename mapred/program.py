@@ -134,7 +134,7 @@ class Job:
         """Run from the shell: parse ``args`` (default ``sys.argv[1:]``), run, write
         the output to stdout; returns the exit status (see ``mapred run``)."""
         from mapred.cli import exit_status, write_result
-        from mapred.skipping import report_skipped
+        from mapred.quarantine import report_skipped
 
         job = None
         try:

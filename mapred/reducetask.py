@@ -35,11 +35,12 @@ from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob, PairReducer, TaskReducer
 from mapred.keys import sort_keys
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
+from mapred.quarantine import SkippedRecord
 from mapred.secondary import merge_runs_by_value, untag, value_order
 from mapred.serde import flat_tuples, make_packer
 from mapred.shuffle import Batch, read_batch
 from mapred.sizes import group_sizes
-from mapred.skipping import SkippedRecord, SkippingPart, skipping_reduce_job
+from mapred.skipping import SkippingPart, skipping_reduce_job
 from mapred.spill import Item, in_pieces, merge_runs, read_run, run_path, write_run
 
 # With a combiner, map tasks send one value per key per flush, so a reduce task would

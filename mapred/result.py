@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from mapred.counters import Counters
-from mapred.skipping import SkippedRecord
+from mapred.quarantine import SkippedRecord
 
 
 class Result(dict[Any, Any]):

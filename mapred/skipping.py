@@ -1,131 +1,36 @@
-"""Skipping bad records (``max_skipped=N``): the quarantine, and the workers' side of it.
+"""Skipping bad records (``max_skipped=N``): the workers' side.
 
 With ``max_skipped`` above 0, a record whose mapper raises is left out of the job and
-reported instead, as a :class:`SkippedRecord`; so is a key whose reducer raises. The
-map and reduce loops are the same as without skipping: the job's mapper (or reducer)
-is replaced, for the task, by a wrapper (:class:`SkippingMapper`,
-:func:`skipping_reducer`) that catches the user's exception and notes the record. The
+reported instead, as a :class:`~mapred.quarantine.SkippedRecord`; so is a key whose
+reducer raises. The map and reduce loops are the same as without skipping: the job's
+mapper (or reducer) is replaced, for the task, by a wrapper (:class:`SkippingMapper`,
+:class:`SkippingReducer`) that catches the user's exception and notes the record. The
 mapper's pairs of a record are taken whole (``list(mapper(record))``) before any
 reaches the buffer, so a record that raises half way leaves no pair behind.
 
 A record that kills its worker (a segfault in a C extension, ``os._exit``) cannot be
 caught. The wrapper keeps a *note* of the record it is on: 8 bytes of a small file in
-the job's work directory, mapped in memory (:class:`RecordNote`), written before each
-mapper call and cleared after it (an assignment, no system call). The driver reads the
-note of a dead attempt (:func:`read_note`); when two attempts of a task in a row died
-on the same record, the next attempt skips it (``MapTask.skip``). On a backend without
-a shared disk (Dask) there is no note, and such a death is a lost worker as before.
+the step's work directory, mapped in memory (:class:`RecordNote`), written before each
+mapper call and cleared after it (an assignment, no system call), which outlives the
+process; the driver reads it (:mod:`mapred.quarantine`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import json
 import mmap
 import os
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from mapred.errors import TooManySkipped, safe_str, short_repr
-from mapred.keys import total_order_key
+from mapred.errors import safe_str, short_repr
+from mapred.quarantine import DIED, NOTE_BYTES, SkippedRecord, check_limit, note_path
 
 if TYPE_CHECKING:
     from mapred.context import TaskContext
     from mapred.job import LoadedJob
-
-QUARANTINE_FILE = "_skipped.jsonl"  # with output=DIR: one SkippedRecord a line, as JSON
-DIED = "WorkerLost"  # the error_type of a record that killed its worker
-DEATHS_TO_SKIP = 2  # attempts in a row that die on the same record before it is skipped
-_NOTE_BYTES = 8
-
-
-@dataclass(frozen=True)
-class SkippedRecord:
-    """A record (or a key) left out of a job run with ``max_skipped``.
-
-    Attributes:
-        phase: ``"map"`` (the mapper raised on the record, or its worker died on it) or
-            ``"reduce"`` (the reducer raised on the key).
-        error_type: the exception's type name (``"ValueError"``), or ``"WorkerLost"``
-            for a record its worker died on.
-        message: the exception's message, or how the worker died.
-        path: for a record of a file (``read_text``) or a stream, its path (or URL, or
-            ``"<stdin>"``); else None.
-        line: the record's 1-based line number in ``path``; else None.
-        index: for a record of an iterable ``data``, its 0-based position in it; else None.
-        key: for the reduce phase, the key whose reducer raised; else None.
-        step: the step's number, 1-based (1 for a single-step job).
-        record: the record (map phase) or key (reduce phase), as a short repr.
-    """
-
-    phase: str
-    error_type: str
-    message: str
-    path: str | None = None
-    line: int | None = None
-    index: int | None = None
-    key: Any = None
-    step: int = 1
-    record: str = ""
-
-    @property
-    def where(self) -> str:
-        """Where the record was, for messages: ``"data.txt line 7"``, ``"record 12"``,
-        ``"key 'x'"``."""
-        if self.phase == "reduce":
-            return f"key {short_repr(self.key)}"
-        if self.path is not None:
-            return f"{self.path} line {self.line}"
-        if self.index is not None:
-            return f"record {self.index}"
-        return f"record {self.record}"
-
-    def describe(self) -> str:
-        """One line: the phase, where, and the error.
-
-        >>> SkippedRecord("map", "ValueError", "bad", path="a.txt", line=3).describe()
-        'map: a.txt line 3: ValueError: bad'
-        """
-        step = f"step {self.step} " if self.step > 1 else ""
-        return f"{step}{self.phase}: {self.where}: {self.error_type}: {self.message}"
-
-    def to_json(self) -> str:
-        """The entry as one JSON line of the quarantine file (the key as its repr)."""
-        record = asdict(self)
-        record["key"] = None if self.phase != "reduce" else short_repr(self.key)
-        return json.dumps(record, sort_keys=True, ensure_ascii=False)
-
-
-def ordered(
-    map_skips: Mapping[int, Iterable[SkippedRecord]], reduce_skips: Iterable[SkippedRecord]
-) -> list[SkippedRecord]:
-    """A step's skipped records in a fixed order: map skips in input order (map task by
-    map task, each in record order), then reduce skips in key order. Neither depends on
-    the backend, the number of workers or of reducers."""
-    result = [entry for index in sorted(map_skips) for entry in map_skips[index]]
-    result.extend(sorted(reduce_skips, key=lambda entry: total_order_key(entry.key)))
-    return result
-
-
-def check_limit(skipped: list[SkippedRecord], limit: int) -> None:
-    """Raise :class:`TooManySkipped` once ``skipped`` holds more than ``limit`` entries."""
-    if len(skipped) > limit:
-        raise TooManySkipped(too_many_message(skipped, limit), limit, skipped)
-
-
-def too_many_message(skipped: list[SkippedRecord], limit: int) -> str:
-    return f"more than max_skipped={limit} records were skipped; the last: {skipped[-1].describe()}"
-
-
-# --- the note of the record a map attempt is on -----------------------------------------
-
-
-def note_path(workdir: str, index: int, attempt: int) -> str:
-    """The note of one map attempt, in the step's work directory."""
-    return os.path.join(workdir, f"note-{index:06d}-{attempt}")
 
 
 class RecordNote:
@@ -136,8 +41,8 @@ class RecordNote:
         self.path = path
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            os.ftruncate(fd, _NOTE_BYTES)
-            self._map = mmap.mmap(fd, _NOTE_BYTES)
+            os.ftruncate(fd, NOTE_BYTES)
+            self._map = mmap.mmap(fd, NOTE_BYTES)
         finally:
             os.close(fd)
         self.view = memoryview(self._map).cast("q")
@@ -148,21 +53,6 @@ class RecordNote:
         self._map.close()
         with contextlib.suppress(OSError):
             os.unlink(self.path)
-
-
-def read_note(path: str) -> int:
-    """The record a dead attempt was on (from 1), or 0 (none, or no note)."""
-    try:
-        with open(path, "rb") as file:
-            data = file.read(_NOTE_BYTES)
-    except OSError:
-        return 0
-    if len(data) != _NOTE_BYTES:
-        return 0
-    return max(0, int(memoryview(data).cast("q")[0]))
-
-
-# --- the worker's side ------------------------------------------------------------------
 
 
 class SkippingMapper:
@@ -373,35 +263,3 @@ class SkippingPart:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.part, name)
-
-
-def report_skipped(result: Any) -> None:
-    """At the end of a command-line job run with ``max_skipped``: on stderr, how many
-    records were skipped and where they are listed (the quarantine file of an
-    ``output=DIR`` result, or the lines that follow, one a record)."""
-    import sys
-
-    skipped = getattr(result, "skipped", [])
-    directory = getattr(result, "directory", None)
-    if not skipped:
-        return
-    count = f"{len(skipped)} bad record{'s' if len(skipped) != 1 else ''} skipped"
-    if directory is not None:
-        from mapred import storage
-
-        where = storage.join(directory, QUARANTINE_FILE)
-        print(f"mapred: {count}, listed in {where}", file=sys.stderr, flush=True)
-        return
-    lines = [f"mapred: {count}:"] + [f"mapred: skipped {entry.describe()}" for entry in skipped]
-    print("\n".join(lines), file=sys.stderr, flush=True)
-
-
-def write_quarantine(directory: str, skipped: list[SkippedRecord], options: Any = None) -> None:
-    """Write the job's skipped records to ``directory/_skipped.jsonl``, one a line."""
-    from mapred import storage
-
-    path = storage.join(directory, QUARANTINE_FILE)
-    temp = storage.join(directory, ".skipped.tmp")
-    with storage.open_write_temp(temp, options) as file:
-        file.write("".join(entry.to_json() + "\n" for entry in skipped).encode())
-    storage.commit(temp, path, options)

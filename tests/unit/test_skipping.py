@@ -27,7 +27,7 @@ from mapred import (
     read_text,
     task_mapper,
 )
-from mapred.skipping import QUARANTINE_FILE
+from mapred.quarantine import QUARANTINE_FILE
 
 
 def parse(line: str) -> Iterator[tuple[str, int]]:
