@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from mapred import TooManySkipped, WorkerLost, mapreduce, read_text
 from tests.faults import faulty
@@ -171,3 +173,34 @@ def test_a_reducer_that_kills_its_worker_is_not_skipped(start_method: str) -> No
             max_retries=1,
             start_method=start_method,
         )
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    deadly=st.sets(st.integers(0, N - 1), max_size=2),
+    raises=st.sets(st.integers(0, N - 1), max_size=3),
+    workers=st.integers(1, 3),
+    chunksize=st.integers(1, 25),
+)
+@example(deadly={3, 40}, raises={7, 41}, workers=2, chunksize=9)
+def test_deaths_and_errors_skip_as_a_sequential_run_would(
+    deadly: set[int], raises: set[int], workers: int, chunksize: int
+) -> None:
+    """A property: whichever records kill their worker or raise, with any workers and
+    splits, the result is the sequential one without them, and they are listed in order."""
+    raises -= deadly
+    result = mapreduce(
+        functools.partial(
+            mapper, deadly=frozenset(deadly), how="os_exit", marker=None, raises=frozenset(raises)
+        ),
+        total,
+        range(N),
+        workers=workers,
+        chunksize=chunksize,
+        max_skipped=len(deadly | raises),
+        max_retries=1,
+    )
+    assert dict(result) == expected(deadly | raises)
+    assert [(s.index, s.error_type) for s in result.skipped] == [
+        (n, "WorkerLost" if n in deadly else "ValueError") for n in sorted(deadly | raises)
+    ]
