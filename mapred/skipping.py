@@ -77,25 +77,22 @@ class SkippingMapper:
         self.limit = limit
         self.note = note
         self.deadly = dict(task.skip)  # record number -> how its worker died
-        self.count = 0
         self.skipped: list[SkippedRecord] = []
         self.call = _skipping_call(self)
 
-    def failed(self, record: Any, count: int, exc: Exception) -> list[Any]:
-        """The mapper raised on record ``count``: note it."""
-        self.count = count
-        self._skip(record, type(exc).__name__, safe_str(exc))
+    def failed(self, record: Any, number: int, exc: Exception) -> list[Any]:
+        """The mapper raised on the task's record ``number`` (from 1): note it."""
+        self._skip(record, number, type(exc).__name__, safe_str(exc))
         return []
 
-    def died_on(self, record: Any, count: int) -> list[Any]:
-        """Record ``count`` killed earlier attempts: skip it unread."""
-        self.count = count
-        self._skip(record, DIED, self.deadly[count])
+    def died_on(self, record: Any, number: int) -> list[Any]:
+        """Record ``number`` killed earlier attempts: skip it unread."""
+        self._skip(record, number, DIED, self.deadly[number])
         return []
 
-    def _skip(self, record: Any, error_type: str, message: str) -> None:
+    def _skip(self, record: Any, number: int, error_type: str, message: str) -> None:
         context = self.context
-        context.record = self.count
+        context.record = number
         task = self.task
         path: str | None = None
         line: int | None = None
@@ -104,9 +101,9 @@ class SkippingMapper:
             path, line = task.split.path, context.line
         elif task.stream is not None:
             path = "<stdin>" if task.stream == "-" else task.stream  # as DecodeError says
-            line = task.first + self.count
+            line = task.first + number
         elif task.part is None:
-            index = task.first + self.count - 1
+            index = task.first + number - 1
         self.skipped.append(
             SkippedRecord(
                 "map",
