@@ -261,4 +261,4 @@ def _assemble(
     sources = [r.path if r.path is not None else r.data or b"" for r in results]
     if pairs:
         return PairsResult(read_emitted(sources), counters, elapsed)
-    return Result(read_parts_sorted(sources), counters, elapsed)
+    return Result(read_parts_sorted(sources, natural), counters, elapsed)
