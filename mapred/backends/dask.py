@@ -65,11 +65,18 @@ from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
 from mapred.backends.dask_shuffle import cut_by_partition
-from mapred.backends.dask_tasks import TaskFailed, job_spec, map_info, run_map, run_reduce
+from mapred.backends.dask_tasks import (
+    TaskFailed,
+    job_spec,
+    map_info,
+    reduce_info,
+    run_map,
+    run_reduce,
+)
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
-from mapred.reducetask import ReduceTask
+from mapred.reducetask import ReduceResult, ReduceTask
 from mapred.serde import dumps
 
 # Importable without Dask (pytest's doctest collection imports every module); asking for
@@ -145,6 +152,12 @@ class DaskBackend(Backend):
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
         self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
+        # A step's output stays on the cluster for the next step: its tasks' futures by
+        # key (the driver sees only the key, as the part's path), and those of the step
+        # before, which this step's map tasks read.
+        self._keep_parts = False  # the step is not the job's last
+        self._parts: dict[str, DaskFuture] = {}
+        self._inputs: dict[str, DaskFuture] = {}
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -163,6 +176,10 @@ class DaskBackend(Backend):
         self._reduces_left = self._reducers = spec.reducers
         self._outputs = {}
         self._shuffle = None
+        # The next step of the same job reads the parts of this one; any other job, none.
+        self._inputs = self._parts if spec.step > 1 else {}
+        self._parts = {}
+        self._keep_parts = spec.step < spec.steps
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -190,6 +207,10 @@ class DaskBackend(Backend):
         ):
             # Workers do not share the driver's working directory.
             task = replace(task, split=replace(task.split, path=os.path.abspath(task.split.path)))
+        part = None
+        if isinstance(task.part, str):  # the key of a previous step's output: bring it here
+            part = self._input(task.part)
+            task = replace(task, part=None)
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
         # it is sent, and the records of an iterable are the user's objects, whose classes
@@ -204,12 +225,22 @@ class DaskBackend(Backend):
                 task.attempt,
                 dumps(task),
                 self._topic,
+                part,
             ),
-            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
+            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}", not self._keep_parts),
         }
         output, info = self.client.get(graph, list(graph), sync=False)
         info.add_done_callback(partial(self._finished, slot))
         return _Running(task, watched=info, futures=[output, info])
+
+    def _input(self, key: str) -> DaskFuture:
+        """The future of the previous step's output named ``key``."""
+        try:
+            return self._inputs[key]
+        except KeyError:
+            raise MapredError(
+                f"a previous step's output {key} is not held on the Dask cluster any more"
+            ) from None
 
     def forward(self, slot: int, map_index: int, batches: Any) -> None:
         entry = self._running.get(slot)
@@ -225,18 +256,24 @@ class DaskBackend(Backend):
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
         picks = [by_partition[task.partition] for by_partition in self._picks(task.n_maps)]
+        name = f"{self._job_id}-{task.partition}-{task.attempt}"
         future = self.client.submit(
             run_reduce,
             self._spec,
             replace(task, committed=()),
             picks,
             self._topic,
-            key=f"mapred-reduce-{self._job_id}-{task.partition}-{task.attempt}",
+            key=f"mapred-reduce-{name}",
             pure=False,
         )
-        entry.watched = future
         entry.futures = [future]
-        future.add_done_callback(partial(self._finished, slot))
+        entry.watched = future
+        if self._keep_parts:  # the part stays where it is: the driver learns its size only
+            entry.watched = self.client.submit(
+                reduce_info, future, key=f"mapred-reduceinfo-{name}", pure=False
+            )
+            entry.futures.append(entry.watched)
+        entry.watched.add_done_callback(partial(self._finished, slot))
 
     def _picks(self, n_maps: int) -> list[list[DaskFuture]]:
         """The picks of the job's map output, per group and partition (made once)."""
@@ -244,6 +281,7 @@ class DaskBackend(Backend):
             outputs = [self._outputs[index] for index in range(n_maps)]
             self._shuffle = cut_by_partition(self.client, self._job_id, outputs, self._reducers)
             self._outputs = {}  # the groups hold them now: let the picks replace them
+            self._inputs = {}  # every map task is in: Dask alone may need them again
         return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
@@ -322,7 +360,11 @@ class DaskBackend(Backend):
                 self._outputs[value.index] = output
                 reference: list[Any] = [output.key]
                 value = replace(value, batches=[reference] * self._reducers)
+                if value.part is not None and self._keep_parts:  # a map-only step's part
+                    value = replace(value, part=self._keep_part(value.part, output))
             else:
+                if self._keep_parts:
+                    value = self._keep_part(value, entry.futures[0])
                 if self._shuffle is not None:  # its partition is reduced: let it go
                     for by_partition in self._shuffle:
                         by_partition[value.partition] = None
@@ -332,6 +374,12 @@ class DaskBackend(Backend):
                     self._shuffle = None
             events.append(Event(slot, "done", value))
         return events
+
+    def _keep_part(self, part: ReduceResult, output: DaskFuture) -> ReduceResult:
+        """A step's part that stays on the cluster: named by its task's key, as its path
+        (which the next step's map task gives back to :meth:`_submit_map`)."""
+        self._parts[output.key] = output
+        return replace(part, path=output.key, data=None)
 
     def _failure(self, slot: int, entry: _Running, future: DaskFuture) -> Event:
         """The Event for a task whose future erred or was cancelled."""
@@ -381,6 +429,8 @@ class DaskBackend(Backend):
         self._spec = None
         self._outputs = {}
         self._shuffle = None
+        self._parts = {}
+        self._inputs = {}
         if futures:
             self._cancel(futures)
         try:

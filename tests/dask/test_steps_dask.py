@@ -3,6 +3,7 @@ reopens (the properties of steps on Dask are in tests/property/test_steps_oracle
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 pytest.importorskip("distributed")
 
 from mapred import Engine, Step, open_output
+from mapred.reducetask import ReduceResult
 from tests.oracle import in_order, sequential_steps, total, words
 from tests.property.test_steps_oracle import count_then_rekey, identity
 
@@ -30,3 +32,58 @@ def test_word_count_rekeyed_on_dask_to_a_directory(on_dask: Engine, tmp_path: Pa
     out = on_dask.mapreduce(steps=steps, data=data, reducers=2, output=tmp_path / "out")
     assert list(out.items()) == sequential_steps(steps, data)
     assert list(open_output(tmp_path / "out").items()) == sequential_steps(steps, data)
+
+
+# Every value of the first two steps carries it; the job's result does not. Found in
+# what the driver sends or receives, it means a step's output went through the driver.
+MARKER = "intermediate-output-stays-on-the-workers-"
+
+
+def tagged(line: str) -> Iterator[tuple[str, str]]:
+    for word in line.split():
+        yield word, MARKER + word
+
+
+def joined(word: str, texts: Iterator[str]) -> str:
+    return "".join(texts)
+
+
+def length_of(pair: tuple[str, str]) -> list[tuple[int, int]]:
+    return [(len(pair[1]), 1)]
+
+
+def test_step_output_stays_on_the_cluster(
+    on_dask: Engine, client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Parts of a reduce step and of a map-only step feed the next step's map tasks
+    worker to worker: no message between the driver and the cluster holds their bytes;
+    the last step's result does reach the driver."""
+    sent: list[bytes] = []
+    received: list[bytes] = []
+    gathered: list[Any] = []
+    get, gather = client.get, client.gather
+
+    def spy_get(graph: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(pickle.dumps(list(graph.values()), protocol=5))
+        return get(graph, *args, **kwargs)
+
+    def spy_gather(futures: Any, *args: Any, **kwargs: Any) -> Any:
+        values = gather(futures, *args, **kwargs)
+        received.append(pickle.dumps(values, protocol=5))
+        gathered.append(values)
+        return values
+
+    monkeypatch.setattr(client, "get", spy_get)
+    monkeypatch.setattr(client, "gather", spy_gather)
+    data = [f"w{n % 23} w{n % 7} w{n % 5}" for n in range(400)]
+    steps = [Step(tagged, joined, reducers=3), Step(identity), Step(length_of, total)]
+    result = on_dask.mapreduce(steps=steps, data=data, reducers=2, chunksize=50)
+    monkeypatch.undo()
+
+    assert list(result.items()) == sequential_steps(steps, data)
+    assert sent, "no map task was submitted through client.get"
+    assert not [message for message in sent if MARKER.encode() in message]
+    assert not [message for message in received if MARKER.encode() in message]
+    # The driver did receive the last step's parts (the counts), and only those.
+    parts = [value for values in gathered for value in values if isinstance(value, ReduceResult)]
+    assert sorted(part.partition for part in parts if part.data) == [0, 1]
