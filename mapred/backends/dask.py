@@ -15,6 +15,9 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
     ReduceTask p ──────────► mapred-reduce-<job>-<p>-<a> ◄── pick p of every group,
                                  ingested in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
+    a step before the last:        └─► mapred-reduceinfo-…  no bytes ──► Event "done"
+                                       (the part stays on its worker; the driver holds
+    next step's MapTask(part=key) ──►  its key, and the map task depends on it)
 
 *The driver* (:class:`~mapred.driver.Driver`) is the one scheduler, exactly as with local
 processes: a slot is a task in flight, ``slots()`` is ``TASKS_PER_THREAD`` x the cluster's
@@ -31,6 +34,14 @@ reduce task depends on its pick of every group: the shuffle goes worker to worke
 through the driver, in about 2M + W(R + 1) + R Dask tasks (W workers), not M x R. The
 job's functions travel once per job, as the result of a ``mapred-spec-<job>`` task
 (recomputed, unlike scattered data, if every worker holding it dies).
+
+*A step's output stays on the workers too.* In a job of several steps, a reduce task's
+result (a map-only step's map task result) stays where it ran; the driver receives its
+counters (``mapred-reduceinfo``, ``map_info``) and hands the task's key on as the part's
+path. The next step's map task over that part depends on the key, so Dask brings the
+part to it worker to worker; the backend holds the futures of one step's output until
+the next step's map tasks are all in (Dask may still make them again from their
+lineage, should a worker die). Only the last step's parts reach the driver.
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
 type, notes and traceback text) inside a :class:`~mapred.backends.dask_tasks.TaskFailed`;

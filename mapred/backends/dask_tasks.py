@@ -182,7 +182,8 @@ def run_reduce(
     ``pieces`` holds one :func:`pick_partition` result per group of map tasks (per worker
     that held their output); each is in map order, and together they are sorted again
     here, by map index. Spill runs go to a private directory in the worker's local
-    directory; the output comes back as bytes, or goes to ``spec.output_dir`` (which every
+    directory; the output is the result's bytes (which stay on the worker when the next
+    step reads them), or goes to ``spec.output_dir`` (which every
     worker must see).
     """
     _announce(topic, spec.job_id, "reduce", task.partition, task.attempt)

@@ -3,7 +3,9 @@ reopens (the properties of steps on Dask are in tests/property/test_steps_oracle
 
 from __future__ import annotations
 
+import gc
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,8 +14,10 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from mapred import Engine, Step, open_output
+from mapred import Engine, Step, mapreduce, open_output
 from mapred.reducetask import ReduceResult
+from tests.dask.conftest import fresh_cluster
+from tests.faults import faulty
 from tests.oracle import in_order, sequential_steps, total, words
 from tests.property.test_steps_oracle import count_then_rekey, identity
 
@@ -87,3 +91,43 @@ def test_step_output_stays_on_the_cluster(
     # The driver did receive the last step's parts (the counts), and only those.
     parts = [value for values in gathered for value in values if isinstance(value, ReduceResult)]
     assert sorted(part.partition for part in parts if part.data) == [0, 1]
+    # Done, the job holds nothing on the cluster: no step's part, no task's result.
+    assert held_by_mapred(client) == []
+
+
+def held_by_mapred(client: Any, seconds: float = 10.0) -> list[str]:
+    """The keys of mapred's tasks the client still holds, once it lets go of them (a
+    future is released when it is collected, by the client's event loop)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        gc.collect()
+        held = sorted(str(key) for key in client.futures if str(key).startswith("mapred-"))
+        if not held or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
+
+
+class KillOnce:
+    """A second step's mapper that kills its worker at one record, once (a marker file):
+    the worker holds some of the first step's parts, which die with it."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __call__(self, pair: tuple[str, int]) -> list[tuple[int, str]]:
+        if pair[0] == "w3":
+            faulty.fire("sigkill", self.marker)
+        return [(pair[1], pair[0])]
+
+
+@pytest.mark.slow
+def test_a_worker_dying_with_a_steps_output_costs_a_retry(tmp_path: Path) -> None:
+    """Dask makes the lost parts again from their lineage; the answer is exact."""
+    marker = tmp_path / "fired"
+    data = [f"w{n % 11} w{n % 4}" for n in range(300)]
+    steps = [Step(words, total, reducers=2), Step(KillOnce(str(marker)), in_order)]
+    with fresh_cluster() as client:
+        result = mapreduce(steps=steps, data=data, chunksize=40, backend=client)
+    assert marker.exists()  # the fault fired
+    assert list(result.items()) == sequential_steps(steps, data)
+    assert result.counters["mapred"]["task_retries"] >= 1
