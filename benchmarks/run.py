@@ -15,6 +15,9 @@ What it does:
    median time of each, its speedup over the same functions run sequentially and over
    a one-process script, the peak RSS of its process tree, the engine's CPU per record,
    the driver's share, and the targets of issues #11 and #12 with pass/fail;
+   with ``--dask``, each ``api`` entry runs again on a Dask cluster of ``--workers``
+   worker processes and a scheduler process, started outside the clock (``api_dask``;
+   the driver's CPU is then the contender process's alone);
 3. *start-up*: a job of 10 records, worker processes started and stopped included;
 4. *scaling*: ``mapred wordcount`` at 25/50/100/200 MB (and 1 GB with ``--big``), and
    at 1 and 2 workers;
