@@ -35,13 +35,9 @@ through the driver, in about 2M + W(R + 1) + R Dask tasks (W workers), not M x R
 job's functions travel once per job, as the result of a ``mapred-spec-<job>`` task
 (recomputed, unlike scattered data, if every worker holding it dies).
 
-*A step's output stays on the workers too.* In a job of several steps, a reduce task's
-result (a map-only step's map task result) stays where it ran; the driver receives its
-counters (``mapred-reduceinfo``, ``map_info``) and hands the task's key on as the part's
-path. The next step's map task over that part depends on the key, so Dask brings the
-part to it worker to worker; the backend holds the futures of one step's output until
-the next step's map tasks are all in (Dask may still make them again from their
-lineage, should a worker die). Only the last step's parts reach the driver.
+*A step's output stays on the workers too* (:mod:`mapred.backends.dask_parts`): the
+driver gets a part's key, counters and size, and the next step's map task over it
+depends on its future. Only the last step's parts reach the driver.
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
 type, notes and traceback text) inside a :class:`~mapred.backends.dask_tasks.TaskFailed`;
@@ -75,6 +71,7 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
+from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
 from mapred.backends.dask_tasks import (
     TaskFailed,
@@ -87,7 +84,7 @@ from mapred.backends.dask_tasks import (
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
-from mapred.reducetask import ReduceResult, ReduceTask
+from mapred.reducetask import ReduceTask
 from mapred.serde import dumps
 
 # Importable without Dask (pytest's doctest collection imports every module); asking for
@@ -163,12 +160,7 @@ class DaskBackend(Backend):
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
         self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
-        # A step's output stays on the cluster for the next step: its tasks' futures by
-        # key (the driver sees only the key, as the part's path), and those of the step
-        # before, which this step's map tasks read.
-        self._keep_parts = False  # the step is not the job's last
-        self._parts: dict[str, DaskFuture] = {}
-        self._inputs: dict[str, DaskFuture] = {}
+        self._parts = StepParts()  # a step's output, held on the cluster for the next
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -187,10 +179,7 @@ class DaskBackend(Backend):
         self._reduces_left = self._reducers = spec.reducers
         self._outputs = {}
         self._shuffle = None
-        # The next step of the same job reads the parts of this one; any other job, none.
-        self._inputs = self._parts if spec.step > 1 else {}
-        self._parts = {}
-        self._keep_parts = spec.step < spec.steps
+        self._parts.start(spec)
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -220,7 +209,7 @@ class DaskBackend(Backend):
             task = replace(task, split=replace(task.split, path=os.path.abspath(task.split.path)))
         part = None
         if isinstance(task.part, str):  # the key of a previous step's output: bring it here
-            part = self._input(task.part)
+            part = self._parts.input(task.part)
             task = replace(task, part=None)
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
@@ -238,20 +227,11 @@ class DaskBackend(Backend):
                 self._topic,
                 part,
             ),
-            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}", not self._keep_parts),
+            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}", not self._parts.keeping),
         }
         output, info = self.client.get(graph, list(graph), sync=False)
         info.add_done_callback(partial(self._finished, slot))
         return _Running(task, watched=info, futures=[output, info])
-
-    def _input(self, key: str) -> DaskFuture:
-        """The future of the previous step's output named ``key``."""
-        try:
-            return self._inputs[key]
-        except KeyError:
-            raise MapredError(
-                f"a previous step's output {key} is not held on the Dask cluster any more"
-            ) from None
 
     def forward(self, slot: int, map_index: int, batches: Any) -> None:
         entry = self._running.get(slot)
@@ -279,7 +259,7 @@ class DaskBackend(Backend):
         )
         entry.futures = [future]
         entry.watched = future
-        if self._keep_parts:  # the part stays where it is: the driver learns its size only
+        if self._parts.keeping:  # the part stays where it is: the driver gets no bytes
             entry.watched = self.client.submit(
                 reduce_info, future, key=f"mapred-reduceinfo-{name}", pure=False
             )
@@ -292,7 +272,7 @@ class DaskBackend(Backend):
             outputs = [self._outputs[index] for index in range(n_maps)]
             self._shuffle = cut_by_partition(self.client, self._job_id, outputs, self._reducers)
             self._outputs = {}  # the groups hold them now: let the picks replace them
-            self._inputs = {}  # every map task is in: Dask alone may need them again
+            self._parts.release_inputs()
         return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
@@ -371,11 +351,11 @@ class DaskBackend(Backend):
                 self._outputs[value.index] = output
                 reference: list[Any] = [output.key]
                 value = replace(value, batches=[reference] * self._reducers)
-                if value.part is not None and self._keep_parts:  # a map-only step's part
-                    value = replace(value, part=self._keep_part(value.part, output))
+                if value.part is not None and self._parts.keeping:  # a map-only step's part
+                    value = replace(value, part=self._parts.keep(value.part, output))
             else:
-                if self._keep_parts:
-                    value = self._keep_part(value, entry.futures[0])
+                if self._parts.keeping:
+                    value = self._parts.keep(value, entry.futures[0])
                 if self._shuffle is not None:  # its partition is reduced: let it go
                     for by_partition in self._shuffle:
                         by_partition[value.partition] = None
@@ -385,12 +365,6 @@ class DaskBackend(Backend):
                     self._shuffle = None
             events.append(Event(slot, "done", value))
         return events
-
-    def _keep_part(self, part: ReduceResult, output: DaskFuture) -> ReduceResult:
-        """A step's part that stays on the cluster: named by its task's key, as its path
-        (which the next step's map task gives back to :meth:`_submit_map`)."""
-        self._parts[output.key] = output
-        return replace(part, path=output.key, data=None)
 
     def _failure(self, slot: int, entry: _Running, future: DaskFuture) -> Event:
         """The Event for a task whose future erred or was cancelled."""
@@ -440,8 +414,7 @@ class DaskBackend(Backend):
         self._spec = None
         self._outputs = {}
         self._shuffle = None
-        self._parts = {}
-        self._inputs = {}
+        self._parts.clear()
         if futures:
             self._cancel(futures)
         try:
