@@ -63,7 +63,7 @@ def launch_job(
     """Run one checked job of one or more steps on ``backend``; clean up on every path.
 
     Each step runs the :class:`~mapred.driver.Driver` once; its part files (or, on Dask,
-    in-memory parts) are the next step's map task inputs, read by the workers
+    parts held by the workers) are the next step's map task inputs, read by the workers
     (:func:`next_inputs`). ``reducers`` is the default of the steps' ``reducers``;
     ``memory_limit`` is the job's budget in bytes; ``started`` is when the job started
     (``time.monotonic()``): one deadline for all steps.
@@ -174,7 +174,7 @@ def _add_step_counters(totals: Counters, step: Counters, number: int, steps: int
 
 def next_inputs(results: list[ReduceResult], emitted: bool) -> Iterator[dict[str, Any]]:
     """The next step's map task inputs: one per part of this step, in order, read by the
-    worker (a path in the job's directory, or the part's bytes on Dask)."""
+    worker (a path in the job's directory, or on Dask the key of the task holding it)."""
     layout = "emitted" if emitted else "pairs"
     for result in results:
         yield {

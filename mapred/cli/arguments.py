@@ -22,7 +22,7 @@ from mapred.splits import ERROR_HANDLERS, check_decoding
 from mapred.wordcount import DEFAULT_PATTERN, SORTS
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -32,7 +32,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _size(text: str) -> int:
+def byte_size(text: str) -> int:
     try:
         return parse_size(text)
     except (TypeError, ValueError) as exc:
@@ -86,7 +86,7 @@ def _regex(text: str) -> str:
     return text
 
 
-def _encoding(text: str) -> str:
+def encoding_name(text: str) -> str:
     try:
         check_decoding(text, "strict")
     except (TypeError, ValueError) as exc:
@@ -140,21 +140,21 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "-w",
         "--workers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="worker processes (default: the number of CPUs)",
     )
     group.add_argument(
         "-r",
         "--reducers",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="reduce partitions (default: the number of workers)",
     )
     group.add_argument(
         "--encoding",
         default="utf-8",
-        type=_encoding,
+        type=encoding_name,
         metavar="E",
         help="text encoding of the input (default: utf-8)",
     )
@@ -168,13 +168,13 @@ def _input_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--memory-limit",
-        type=_size,
+        type=byte_size,
         metavar="SIZE",
         help="shuffle memory budget, e.g. 512MB or 2GiB; past it, spill to disk",
     )
     group.add_argument(
         "--split-size",
-        type=_size,
+        type=byte_size,
         metavar="SIZE",
         help="bytes per file split read by one map task (default: chosen "
         "from the input size, 1-32 MiB)",
@@ -235,7 +235,7 @@ def build_parsers() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argumen
     _input_options(wordcount)
     words = wordcount.add_argument_group("words")
     words.add_argument(
-        "--top", type=_positive_int, metavar="N", help="only the N most frequent words"
+        "--top", type=positive_int, metavar="N", help="only the N most frequent words"
     )
     words.add_argument(
         "--sort",

@@ -40,7 +40,7 @@ def command_wordcount(args: argparse.Namespace) -> None:
     """``mapred wordcount``: count tokens and print them."""
     data = _text_input(args)
     mapper = word_mapper(args.pattern, lower=args.lower)
-    with _backend(args) as backend:
+    with cli_backend(args) as backend:
         counts = mapred.mapreduce(
             mapper,
             add_counts,
@@ -68,7 +68,7 @@ def command_run(args: argparse.Namespace) -> None:
             if args.reducer is not None:
                 raise UsageError(f"MAPPER {args.mapper} is a Job class: it takes no REDUCER")
             job = _make_job(target, args.arg)
-            with _backend(args) as backend:
+            with cli_backend(args) as backend:
                 result = mapred.mapreduce(steps=job.steps(), data=data, backend=backend, **options)
         else:
             if args.arg:
@@ -81,7 +81,7 @@ def command_run(args: argparse.Namespace) -> None:
             if args.reducer != "none":
                 reducer = load_function(args.reducer, "REDUCER", stack)
             combiner = load_function(args.combiner, "--combiner", stack) if args.combiner else None
-            with _backend(args) as backend:
+            with cli_backend(args) as backend:
                 result = mapred.mapreduce(
                     cast(Any, target), reducer, data, combiner=combiner, backend=backend, **options
                 )
@@ -135,7 +135,7 @@ def _check_output_dir(directory: str) -> None:
 
 def _text_input(args: argparse.Namespace) -> TextInput:
     paths: list[str] = args.paths or ["-"]
-    if not args.paths and _isatty(sys.stdin):
+    if not args.paths and isatty(sys.stdin):
         raise UsageError("no input: give a PATH, or pipe text in (use '-' to type it)")
     if args.scheduler:  # Dask workers may run elsewhere: give them paths that do not need our cwd
         paths = [p if p == "-" or is_url(p) else os.path.abspath(local_path(p)) for p in paths]
@@ -166,7 +166,7 @@ def _check_output(output: str) -> None:
 
 
 def _job_options(args: argparse.Namespace) -> dict[str, Any]:
-    progress = args.progress if args.progress is not None else _isatty(sys.stderr)
+    progress = args.progress if args.progress is not None else isatty(sys.stderr)
     return {
         "workers": args.workers,
         "reducers": args.reducers,
@@ -176,7 +176,7 @@ def _job_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _backend(args: argparse.Namespace) -> Iterator[Any]:
+def cli_backend(args: argparse.Namespace) -> Iterator[Any]:
     """``None`` (local processes), or a Dask client for ``--scheduler``, closed afterwards."""
     if not args.scheduler:
         yield None
@@ -210,7 +210,7 @@ def _backend(args: argparse.Namespace) -> Iterator[Any]:
         client.close()
 
 
-def _isatty(stream: Any) -> bool:
+def isatty(stream: Any) -> bool:
     try:
         return bool(stream is not None and stream.isatty())
     except (AttributeError, ValueError, OSError):
