@@ -86,8 +86,14 @@ def job_input(task: str, path: str) -> Any:
     return read_text(path)
 
 
-def run_mapred(task: str, style: str, path: str, workers: int, max_skipped: int = 0) -> Answer:
-    """The job's steps through mapreduce(): one call per step, or ``steps=`` if it exists."""
+def run_mapred(
+    task: str, style: str, path: str, workers: int, backend: Any = None, max_skipped: int = 0
+) -> Answer:
+    """The job's steps through mapreduce(): one call per step, or ``steps=`` if it exists.
+
+    ``backend``: a Dask client (then the cluster's workers are the job's), or None.
+    ``max_skipped``: above 0, the per-record path that skips bad records (issue #14).
+    """
     import mapred
 
     steps = workloads.JOBS[(task, style)]
@@ -102,13 +108,19 @@ def run_mapred(task: str, style: str, path: str, workers: int, max_skipped: int 
     def mapper(step: workloads.Step) -> Any:
         return mapred.task_mapper(step.mapper) if step.task else step.mapper
 
+    if backend is not None:
+        options["backend"] = backend
     counters: list[dict[str, int]] = []
     if len(steps) > 1 and hasattr(mapred, "Step") and os.environ.get("BENCH_STEPS") != "calls":
         # Issue #12: the whole job in one call, step outputs staying with the workers.
         # The one place to adapt if mapred.Step's signature differs.
         chain = [mapred.Step(mapper(s), s.reducer, combiner=s.combiner) for s in steps]
         result = mapred.mapreduce(
-            steps=chain, data=data, workers=workers, memory_limit=limit, **options
+            steps=chain,
+            data=data,
+            workers=None if backend is not None else workers,
+            memory_limit=limit,
+            **options,
         )
         counters.append(result.counters["mapred"])
         mode = "steps="
@@ -116,7 +128,8 @@ def run_mapred(task: str, style: str, path: str, workers: int, max_skipped: int 
         records: Any = data
         for step in steps:
             result = mapred.mapreduce(mapper(step), step.reducer, records,
-                                      combiner=step.combiner, workers=workers,
+                                      combiner=step.combiner,
+                                      workers=None if backend is not None else workers,
                                       memory_limit=limit, **options)  # fmt: skip
             counters.append(result.counters["mapred"])
             records = result.items()  # the next step reads this one's result
@@ -149,6 +162,25 @@ def mapred_api_skipping(task: str, path: str, workers: int) -> Answer:
 def mapred_tasks(task: str, path: str, workers: int) -> Answer:
     """mapreduce() with a task_mapper that aggregates a whole map task in C."""
     return timed(lambda: run_mapred(task, "tasks", path, workers))
+
+
+def mapred_dask(task: str, path: str, workers: int) -> Answer:
+    """mapred_api's job on a Dask cluster: a scheduler process and ``workers`` worker
+    processes of one thread, started (and stopped) outside the clock. ``cpu_driver`` is
+    this process's alone (the driver and its Dask client); the scheduler's and the
+    workers' CPU count in ``cpu_total``."""
+    import distributed
+
+    from benchmarks.dask_scheduler import start_cluster, stop
+
+    with tempfile.TemporaryDirectory(prefix="bench-dask-") as directory:
+        processes, scheduler_file = start_cluster(directory, workers)
+        try:
+            with distributed.Client(scheduler_file=scheduler_file, set_as_default=False) as client:
+                client.wait_for_workers(workers, timeout=120)
+                return timed(lambda: run_mapred(task, "api", path, workers, backend=client))
+        finally:
+            stop(processes)
 
 
 def sequential(task: str, path: str, workers: int) -> Answer:
@@ -218,6 +250,7 @@ def contenders() -> dict[str, Callable[[str, str, int], Answer]]:
         "mapred_api": mapred_api,
         "mapred_api_skipping": mapred_api_skipping,
         "mapred_tasks": mapred_tasks,
+        "mapred_dask": mapred_dask,
         "mapred_distinct": mapred_distinct,
         "mapred_small": mapred_small,
         "sequential": sequential,

@@ -25,7 +25,7 @@ from benchmarks.measure import Run
 MB = 10**6
 # entry -> the entry running its functions sequentially (the CLI has its own mapper)
 SEQ_OF = {"api": "seq", "api_str": "seq_str", "api_w1": "seq", "api_skip": "seq",
-          "tasks": "seq_tasks", "tasks_str": "seq_tasks_str"}  # fmt: skip
+          "tasks": "seq_tasks", "tasks_str": "seq_tasks_str", "api_dask": "seq"}  # fmt: skip
 
 
 def median(runs: list[Run], name: str, field: str = "contender") -> tuple[float, float] | None:
@@ -134,6 +134,10 @@ def targets(measured: dict[str, list[Run]]) -> list[dict[str, Any]]:
     driver, total = stat(four, "api", "cpu_driver"), stat(four, "api", "cpu_total")
     at_most("#12", "four-step: driver CPU < 10% of the job's",
             100 * driver / total if driver is not None and total else None, 10, "%")  # fmt: skip
+    driver, total = stat(four, "api_dask", "cpu_driver"), stat(four, "api_dask", "cpu_total")
+    if driver is not None:  # --dask
+        at_most("#12", "four-step on Dask: driver CPU < 10% of the job's",
+                100 * driver / total if total else None, 10, "%")  # fmt: skip
     for key in ("cli", "tasks"):
         faster("#11", f"word count: {key} >= 1.6x 1-process", "wordcount", key, "single", 1.6)
         faster("#11", f"word count: {key} faster than pool", "wordcount", key, "pool", 1.0)

@@ -15,6 +15,9 @@ What it does:
    median time of each, its speedup over the same functions run sequentially and over
    a one-process script, the peak RSS of its process tree, the engine's CPU per record,
    the driver's share, and the targets of issues #11 and #12 with pass/fail;
+   with ``--dask``, each ``api`` entry runs again on a Dask cluster of ``--workers``
+   worker processes and a scheduler process, started outside the clock (``api_dask``;
+   the driver's CPU is then the contender process's alone);
 3. *start-up*: a job of 10 records, worker processes started and stopped included;
 4. *scaling*: ``mapred wordcount`` at 25/50/100/200 MB (and 1 GB with ``--big``), and
    at 1 and 2 workers;
@@ -136,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers-python", default=DEFAULT_PEERS_PYTHON)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     parser.add_argument("--mrjob-max-size", default="25MB", help="mrjob is slow: cap its input")
+    parser.add_argument("--dask", action="store_true", help="also mapred's jobs on a Dask "
+                        "cluster of --workers processes (entry key api_dask)")  # fmt: skip
     args = parser.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     TIMEOUT[0] = args.timeout
@@ -159,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n== {name}, {corpus.label(nbytes)} ({words:,} distinct words, "
                 f"{bigrams:,} distinct bigrams), workers={args.workers}, {args.rounds} rounds"
             )
-            entries = [e for e in WORKLOADS[name] if not only or e.key in only]
+            entries = [*WORKLOADS[name], *(_on_dask(WORKLOADS[name]) if args.dask else [])]
+            entries = [e for e in entries if not only or e.key in only]
             entries = _runnable(entries, nbytes, args, pythons)
             measured[name] = rounds(entries, path, nbytes, args, pythons, env)
             report.table(name, nbytes, entries, measured[name])
@@ -181,6 +187,21 @@ def main(argv: list[str] | None = None) -> int:
     if "scaling" in results:
         report.plot(results, PLOT)
     return 0
+
+
+def _on_dask(entries: list[Entry]) -> list[Entry]:
+    """The workload's ``api`` entry again, on a Dask cluster (``--dask``)."""
+    return [
+        Entry(
+            "api_dask",
+            "mapreduce(), generator, on Dask",
+            "mapred_dask",
+            e.task,
+            module="distributed",
+        )
+        for e in entries
+        if e.key == "api"
+    ]
 
 
 def _vocabulary(path: str, results: dict[str, Any]) -> tuple[int, int]:

@@ -8,8 +8,9 @@ thresholds as with collection off. None of the engine's structures form cycles, 
 only needs the collector for the user's code. While a job runs, the collector runs every
 :data:`JOB_THRESHOLDS` allocations instead: still collecting cycles the user's functions
 make (at most about a hundred thousand young objects wait for it), at a fraction of the
-cost. Worker processes are ours and keep these thresholds; in the caller's process (the
-driver, the serial backend) and on Dask workers they are restored when the job ends.
+cost. Worker processes are ours and keep these thresholds; the caller's process (the
+driver, the serial backend) gets its own back when the job ends, a Dask worker when the
+task ends.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def launch_job(
     """Run one checked job of one or more steps on ``backend``; clean up on every path.
 
     Each step runs the :class:`~mapred.driver.Driver` once; its part files (or, on Dask,
-    in-memory parts) are the next step's map task inputs, read by the workers
+    parts held by the workers) are the next step's map task inputs, read by the workers
     (:func:`next_inputs`). ``reducers`` is the default of the steps' ``reducers``;
     ``memory_limit`` is the job's budget in bytes; ``started`` is when the job started
     (``time.monotonic()``): one deadline for all steps. ``max_skipped``: bad records the
@@ -184,7 +184,7 @@ def _add_step_counters(totals: Counters, step: Counters, number: int, steps: int
 
 def next_inputs(results: list[ReduceResult], emitted: bool) -> Iterator[dict[str, Any]]:
     """The next step's map task inputs: one per part of this step, in order, read by the
-    worker (a path in the job's directory, or the part's bytes on Dask)."""
+    worker (a path in the job's directory, or on Dask the key of the task holding it)."""
     layout = "emitted" if emitted else "pairs"
     for result in results:
         yield {
@@ -276,4 +276,4 @@ def _assemble(
     sources = [r.path if r.path is not None else r.data or b"" for r in results]
     if pairs:
         return PairsResult(read_emitted(sources), counters, elapsed)
-    return Result(read_parts_sorted(sources), counters, elapsed)
+    return Result(read_parts_sorted(sources, natural), counters, elapsed)

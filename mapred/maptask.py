@@ -65,7 +65,7 @@ class MapTask:
         records: the records, when the input is an iterable (or a stream).
         encoding, errors: how the split's bytes are decoded.
         with_path: records of a split are ``(path, line)`` (``read_text(with_path=True)``).
-        part: a previous step's part file (a path, or its bytes on Dask), whose pairs
+        part: a previous step's part file (a path; on Dask, its task's key), whose pairs
             are this task's records.
         layout: how ``part`` holds them: ``"pairs"`` (a plain reducer's ``(key,
             value)``, the key is also the origin) or ``"emitted"`` (an emitting reducer's

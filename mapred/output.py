@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import heapq
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from mapred import storage
@@ -149,11 +149,14 @@ def merge_parts(
     yield from heapq.merge(*readers, key=item_order(natural))
 
 
-def read_parts_sorted(sources: list[str | bytes]) -> list[tuple[Any, Any]]:
+def read_parts_sorted(
+    sources: list[str | bytes], natural: bool | None = None
+) -> Iterable[tuple[Any, Any]]:
     """All pairs of the parts (each sorted by key), in key order.
 
     The parts are sorted runs: one ``list.sort()`` of their concatenation merges them in
-    C. Keys that do not compare natively are merged in the total order instead.
+    C. ``natural``: whether the keys compare natively (:func:`mapred.keys.merge_natively`
+    of the parts' families), if known; keys that do not are merged in the total order.
     """
     keys: list[Any] = []
     values: list[Any] = []
@@ -161,13 +164,16 @@ def read_parts_sorted(sources: list[str | bytes]) -> list[tuple[Any, Any]]:
         for block_keys, block_values in read_part_blocks(source):
             keys += block_keys
             values += block_values
+    if len(sources) <= 1:
+        return zip(keys, values, strict=True)
     items = list(zip(keys, values, strict=True))
-    if len(sources) > 1:
-        try:
-            items.sort(key=item_order(natively_ordered(keys)))
-        except (TypeError, ArithmeticError):  # keys of two families met: use the total order
-            items = list(zip(keys, values, strict=True))
-            items.sort(key=item_order(False))
+    if natural is None:
+        natural = natively_ordered(keys)
+    try:
+        items.sort(key=item_order(natural))
+    except (TypeError, ArithmeticError):  # keys of two families met: use the total order
+        items = list(zip(keys, values, strict=True))
+        items.sort(key=item_order(False))
     return items
 
 

@@ -22,6 +22,8 @@
 one line per pair: JSON lines (:mod:`mapred.jsonlines`, the default) or
 ``key<TAB>value``; ``--counters`` prints the counters on stderr at the end.
 ``MostUsedWord(["--min-length", "3", "book.txt"]).run()`` returns the result in Python.
+The engine options are those of ``mapred run`` (:mod:`mapred.cli`, whose checks and Dask
+connection they share): ``--scheduler ADDRESS`` runs the job on that Dask cluster.
 """
 
 from __future__ import annotations
@@ -76,30 +78,73 @@ class Job:
         """The job's data: the lines of the files given (stdin: ``-``, the default)."""
         from mapred.splits import read_text
 
-        return read_text(self.options.files or ["-"])
+        options = self.options
+        return read_text(
+            options.files or ["-"],
+            encoding=options.encoding,
+            errors=options.errors,
+            split_size=options.split_size,
+        )
 
     # -- running --------------------------------------------------------------------
 
     def make_parser(self) -> argparse.ArgumentParser:
-        """The job's parser: the engine's options, then :meth:`configure_args`'s."""
+        """The job's parser: the engine's options, then :meth:`configure_args`'s.
+
+        The engine's options are checked as ``mapred run`` checks them: a malformed value
+        (a size, a count, a ``--scheduler`` address) is a usage error, exit status 2.
+        """
+        from mapred.cli import arguments  # imported here: mapred.cli imports this module
+        from mapred.splits import ERROR_HANDLERS
+
         parser = argparse.ArgumentParser(
             prog=type(self).__name__, description=(type(self).__doc__ or "").strip() or None
         )
         parser.add_argument("files", nargs="*", metavar="FILE", help="input (default: stdin)")
         engine = parser.add_argument_group("engine")
-        engine.add_argument("-w", "--workers", type=int, metavar="N", help="worker processes")
-        engine.add_argument("-r", "--reducers", type=int, metavar="N", help="reduce partitions")
         engine.add_argument(
+            "-w", "--workers", type=arguments.positive_int, metavar="N", help="worker processes"
+        )
+        engine.add_argument(
+            "-r", "--reducers", type=arguments.positive_int, metavar="N", help="reduce partitions"
+        )
+        where = engine.add_mutually_exclusive_group()
+        where.add_argument(
             "--backend", choices=("processes", "serial"), default=None, help="where tasks run"
         )
-        engine.add_argument("--memory-limit", metavar="SIZE", help="e.g. 512MB")
+        where.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            type=arguments.scheduler_address,
+            help="run on the Dask cluster at ADDRESS (needs the dask extra)",
+        )
+        engine.add_argument(
+            "--memory-limit", type=arguments.byte_size, metavar="SIZE", help="e.g. 512MB or 2GiB"
+        )
         engine.add_argument("--timeout", type=float, metavar="S", help="seconds for the job")
         engine.add_argument(
             "--max-skipped",
-            type=int,
+            type=arguments.count,
             default=0,
             metavar="N",
             help="skip up to N bad records (a mapper or reducer that raises), listed on stderr",
+        )
+        engine.add_argument(
+            "--split-size", type=arguments.byte_size, metavar="SIZE", help="bytes per file split"
+        )
+        engine.add_argument(
+            "--encoding",
+            default="utf-8",
+            type=arguments.encoding_name,
+            metavar="E",
+            help="of the input",
+        )
+        engine.add_argument(
+            "--errors",
+            default="strict",
+            choices=ERROR_HANDLERS,
+            metavar="H",
+            help="undecodable bytes: strict (default), replace, ignore, ...",
         )
         out = parser.add_argument_group("output")
         out.add_argument(
@@ -107,6 +152,13 @@ class Job:
         )
         out.add_argument("--output-dir", metavar="DIR", help="write part files to DIR instead")
         out.add_argument("--counters", action="store_true", help="print counters on stderr")
+        out.add_argument(
+            "--progress",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="a progress bar on stderr (default: on if stderr is a terminal, from main())",
+        )
+        out.add_argument("--debug", action="store_true", help="on failure, show the traceback")
         self.configure_args(parser)
         return parser
 
@@ -120,25 +172,35 @@ class Job:
             "memory_limit": options.memory_limit,
             "timeout": options.timeout,
             "output": options.output_dir,
+            "progress": bool(options.progress),
             "max_skipped": options.max_skipped,
         }
 
     def run(self) -> Any:
-        """Run the job; returns what ``mapreduce`` returns."""
+        """Run the job; returns what ``mapreduce`` returns. With ``--scheduler``, on that
+        Dask cluster, through a client opened for the job and closed after it."""
+        from mapred.cli.commands import cli_backend
         from mapred.engine import mapreduce
 
-        return mapreduce(steps=self.steps(), data=self.input(), **self.job_options())
+        options = self.job_options()
+        with cli_backend(self.options) as client:
+            if client is not None:
+                options["backend"] = client
+            return mapreduce(steps=self.steps(), data=self.input(), **options)
 
     @classmethod
     def main(cls, args: Sequence[str] | None = None) -> int:
         """Run from the shell: parse ``args`` (default ``sys.argv[1:]``), run, write
         the output to stdout; returns the exit status (see ``mapred run``)."""
         from mapred.cli import exit_status, write_result
+        from mapred.cli.commands import isatty
         from mapred.quarantine import report_skipped
 
         job = None
         try:
             job = cls(sys.argv[1:] if args is None else args)
+            if job.options.progress is None:
+                job.options.progress = isatty(sys.stderr)
             result = job.run()
             if job.options.output_dir is None:
                 write_result(result, job.options.format, None)
@@ -148,7 +210,7 @@ class Job:
         except BaseException as exc:
             if isinstance(exc, SystemExit) and job is None:
                 return exc.code if isinstance(exc.code, int) else 2
-            return exit_status(exc)
+            return exit_status(exc, debug=job is not None and job.options.debug)
         return 0
 
 

@@ -222,7 +222,8 @@ class ReduceState:
             flat_keys = None
         else:
             groups = zip(keys, map(iter, values), strict=True)
-            flat_keys = flat_tuples(keys)
+            found = self.families[-1]  # what sort_keys found: no second walk where it tells
+            flat_keys = found.startswith("tuple:") or (found == "mixed" and flat_tuples(keys))
         if self.job.spec.tagged:
             groups = ((key, map(untag, key_values)) for key, key_values in groups)
         family = _merged_family(self.families)

@@ -299,17 +299,14 @@ def int_to_bytes(n: int) -> bytes:
 def pickle_value(obj: object) -> bytes:
     """Pickle a key or value: plain pickle (fast), else cloudpickle (local classes)."""
     try:
-        return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
-    except Exception:  # a local class, a lambda inside: cloudpickle pickles by value
-        pass
-    try:
-        return cast(bytes, cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL))
-    except Exception as exc:
+        return dumps(obj)
+    except TypeError as exc:
+        cause = exc.__cause__ or exc
         raise TypeError(
             f"cannot send a value of type {type_name(type(obj))} through the shuffle: keys "
             "and values must be msgpack types (None, bool, int, float, str, bytes, tuple, "
-            f"list, dict, set, frozenset) or picklable ({type(exc).__name__}: {exc})"
-        ) from exc
+            f"list, dict, set, frozenset) or picklable ({type(cause).__name__}: {cause})"
+        ) from cause
 
 
 def type_name(cls: type) -> str:

@@ -15,6 +15,9 @@ r"""Run jobs on a Dask cluster: the driver still schedules, Dask places tasks an
     ReduceTask p ──────────► mapred-reduce-<job>-<p>-<a> ◄── pick p of every group,
                                  ingested in map order (Dask moves them worker to worker)
                                    └─► ReduceResult(data=bytes) ──► Event "done"
+    a step before the last:        └─► mapred-reduceinfo-…  no bytes ──► Event "done"
+                                       (the part stays on its worker; the driver holds
+    next step's MapTask(part=key) ──►  its key, and the map task depends on it)
 
 *The driver* (:class:`~mapred.driver.Driver`) is the one scheduler, exactly as with local
 processes: a slot is a task in flight, ``slots()`` is ``TASKS_PER_THREAD`` x the cluster's
@@ -31,6 +34,10 @@ reduce task depends on its pick of every group: the shuffle goes worker to worke
 through the driver, in about 2M + W(R + 1) + R Dask tasks (W workers), not M x R. The
 job's functions travel once per job, as the result of a ``mapred-spec-<job>`` task
 (recomputed, unlike scattered data, if every worker holding it dies).
+
+*A step's output stays on the workers too* (:mod:`mapred.backends.dask_parts`): the
+driver gets a part's key, counters and size, and the next step's map task over it
+depends on its future. Only the last step's parts reach the driver.
 
 *Errors.* A user exception is packed on the worker (:func:`~mapred.errors.pack_exception`,
 type, notes and traceback text) inside a :class:`~mapred.backends.dask_tasks.TaskFailed`;
@@ -64,8 +71,16 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
+from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
-from mapred.backends.dask_tasks import TaskFailed, job_spec, map_info, run_map, run_reduce
+from mapred.backends.dask_tasks import (
+    TaskFailed,
+    job_spec,
+    map_info,
+    reduce_info,
+    run_map,
+    run_reduce,
+)
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
@@ -145,6 +160,7 @@ class DaskBackend(Backend):
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
         self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
+        self._parts = StepParts()  # a step's output, held on the cluster for the next
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -163,6 +179,7 @@ class DaskBackend(Backend):
         self._reduces_left = self._reducers = spec.reducers
         self._outputs = {}
         self._shuffle = None
+        self._parts.start(spec)
         while True:  # futures of the last job's cancelled tasks: release them
             try:
                 self._inbox.get_nowait()
@@ -190,6 +207,10 @@ class DaskBackend(Backend):
         ):
             # Workers do not share the driver's working directory.
             task = replace(task, split=replace(task.split, path=os.path.abspath(task.split.path)))
+        part = None
+        if isinstance(task.part, str):  # the key of a previous step's output: bring it here
+            part = self._parts.input(task.part)
+            task = replace(task, part=None)
         name = f"{spec.job_id}-{task.index}-{task.attempt}"
         # Pickled here, unpickled by the task: the Dask scheduler unpickles the arguments
         # it is sent, and the records of an iterable are the user's objects, whose classes
@@ -204,8 +225,9 @@ class DaskBackend(Backend):
                 task.attempt,
                 dumps(task),
                 self._topic,
+                part,
             ),
-            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}"),
+            f"mapred-mapinfo-{name}": (map_info, f"mapred-map-{name}", not self._parts.keeping),
         }
         output, info = self.client.get(graph, list(graph), sync=False)
         info.add_done_callback(partial(self._finished, slot))
@@ -225,18 +247,24 @@ class DaskBackend(Backend):
         if entry.watched is not None or len(entry.received) < task.n_maps:
             return
         picks = [by_partition[task.partition] for by_partition in self._picks(task.n_maps)]
+        name = f"{self._job_id}-{task.partition}-{task.attempt}"
         future = self.client.submit(
             run_reduce,
             self._spec,
             replace(task, committed=()),
             picks,
             self._topic,
-            key=f"mapred-reduce-{self._job_id}-{task.partition}-{task.attempt}",
+            key=f"mapred-reduce-{name}",
             pure=False,
         )
-        entry.watched = future
         entry.futures = [future]
-        future.add_done_callback(partial(self._finished, slot))
+        entry.watched = future
+        if self._parts.keeping:  # the part stays where it is: the driver gets no bytes
+            entry.watched = self.client.submit(
+                reduce_info, future, key=f"mapred-reduceinfo-{name}", pure=False
+            )
+            entry.futures.append(entry.watched)
+        entry.watched.add_done_callback(partial(self._finished, slot))
 
     def _picks(self, n_maps: int) -> list[list[DaskFuture]]:
         """The picks of the job's map output, per group and partition (made once)."""
@@ -244,6 +272,7 @@ class DaskBackend(Backend):
             outputs = [self._outputs[index] for index in range(n_maps)]
             self._shuffle = cut_by_partition(self.client, self._job_id, outputs, self._reducers)
             self._outputs = {}  # the groups hold them now: let the picks replace them
+            self._parts.release_inputs()
         return self._shuffle
 
     def _finished(self, slot: int, future: DaskFuture) -> None:
@@ -322,7 +351,11 @@ class DaskBackend(Backend):
                 self._outputs[value.index] = output
                 reference: list[Any] = [output.key]
                 value = replace(value, batches=[reference] * self._reducers)
+                if value.part is not None and self._parts.keeping:  # a map-only step's part
+                    value = replace(value, part=self._parts.keep(value.part, output))
             else:
+                if self._parts.keeping:
+                    value = self._parts.keep(value, entry.futures[0])
                 if self._shuffle is not None:  # its partition is reduced: let it go
                     for by_partition in self._shuffle:
                         by_partition[value.partition] = None
@@ -381,6 +414,7 @@ class DaskBackend(Backend):
         self._spec = None
         self._outputs = {}
         self._shuffle = None
+        self._parts.clear()
         if futures:
             self._cancel(futures)
         try:

@@ -17,9 +17,10 @@ from copy import copy
 from dataclasses import replace
 from operator import itemgetter
 
-from mapred.errors import pack_exception, safe_str, short_repr, task_error
+from mapred.collector import job_thresholds
+from mapred.errors import MapredError, pack_exception, safe_str, short_repr, task_error
 from mapred.job import JobLoader, JobSpec
-from mapred.maptask import MapResult, execute_map_task
+from mapred.maptask import MapResult, MapTask, execute_map_task
 from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
 from mapred.serde import loads
 from mapred.shuffle import Batch
@@ -62,6 +63,10 @@ class TaskFailed(Exception):
 
 _loader = JobLoader(keep=LOADED_JOBS_KEPT)  # jobs whose functions this worker process has
 
+# A step's output as it stays on the cluster for the next step: a reduce task's result,
+# or a map-only step's map task result (its part).
+StepOutput = ReduceResult | MapResult
+
 
 def job_spec(spec: JobSpec) -> JobSpec:
     """The ``mapred-spec-<job>`` task: holds the job's pickled functions on the cluster."""
@@ -95,11 +100,26 @@ def _failed(exc: BaseException) -> TaskFailed:
     )
 
 
-def run_map(spec: JobSpec, index: int, attempt: int, task: bytes, topic: str) -> MapResult:
-    """A map task attempt (``task``: a pickled MapTask); its result stays on the worker."""
+def run_map(
+    spec: JobSpec,
+    index: int,
+    attempt: int,
+    task: bytes,
+    topic: str,
+    part: StepOutput | None = None,
+) -> MapResult:
+    """A map task attempt (``task``: a pickled MapTask); its result stays on the worker.
+
+    ``part``: the previous step's output this task maps, the result of the task that
+    made it (Dask brings it from the worker holding it), when the driver gave its key.
+    """
     _announce(topic, spec.job_id, "map", index, attempt)
     try:
-        return execute_map_task(_loader.load(spec), loads(task))
+        loaded: MapTask = loads(task)
+        if part is not None:
+            loaded = replace(loaded, part=part_bytes(part))
+        with job_thresholds():
+            return execute_map_task(_loader.load(spec), loaded)
     except BaseException as exc:  # SystemExit from user code too: it fails this task
         failure = _failed(exc)
     # Raised outside the except block, so the user's exception is not its __context__:
@@ -107,9 +127,26 @@ def run_map(spec: JobSpec, index: int, attempt: int, task: bytes, topic: str) ->
     raise failure
 
 
-def map_info(result: MapResult) -> MapResult:
-    """What the driver needs of a map result: counters and bytes read, no batches."""
+def map_info(result: MapResult, keep_part: bool = True) -> MapResult:
+    """What the driver needs of a map result: counters and bytes read, no batches; a
+    map-only step's part without its bytes too, unless ``keep_part`` (the job's last step:
+    the driver reads them)."""
+    if result.part is not None and not keep_part:
+        return replace(result, batches=[], part=reduce_info(result.part))
     return replace(result, batches=[])
+
+
+def reduce_info(result: ReduceResult) -> ReduceResult:
+    """What the driver needs of a step's part that stays on its worker: no bytes."""
+    return replace(result, data=None)
+
+
+def part_bytes(output: StepOutput) -> bytes:
+    """The encoded part a step's task made, from its result on the cluster."""
+    part = output.part if isinstance(output, MapResult) else output
+    if part is None or part.data is None:
+        raise MapredError(f"a previous step's part {part!r} holds no data on the cluster")
+    return part.data
 
 
 # What a reduce task receives of one map task: its index and its batches for the partition.
@@ -147,7 +184,8 @@ def run_reduce(
     ``pieces`` holds one :func:`pick_partition` result per group of map tasks (per worker
     that held their output); each is in map order, and together they are sorted again
     here, by map index. Spill runs go to a private directory in the worker's local
-    directory; the output comes back as bytes, or goes to ``spec.output_dir`` (which every
+    directory; the output is the result's bytes (which stay on the worker when the next
+    step reads them), or goes to ``spec.output_dir`` (which every
     worker must see).
     """
     _announce(topic, spec.job_id, "reduce", task.partition, task.attempt)
@@ -157,9 +195,10 @@ def run_reduce(
             job = copy(_loader.load(spec))
             job.spec = replace(spec, workdir=scratch)
             state = ReduceState(job, task)
-            for index, batches in heapq.merge(*pieces, key=itemgetter(0)):
-                state.add(index, batches)
-            result = state.finish()
+            with job_thresholds():
+                for index, batches in heapq.merge(*pieces, key=itemgetter(0)):
+                    state.add(index, batches)
+                result = state.finish()
             if spec.output_dir is None and result.path is not None:
                 with open(result.path, "rb") as file:
                     result = replace(result, path=None, data=file.read())

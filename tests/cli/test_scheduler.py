@@ -16,7 +16,7 @@ pytest.importorskip("mapred.backends.dask")
 
 from distributed import LocalCluster
 
-import mapred.cli
+import mapred.cli.commands
 from tests.cli.conftest import ROOT, SAMPLE, expected_tsv, reference_counts
 
 pytestmark = pytest.mark.dask
@@ -50,7 +50,7 @@ def test_run_with_a_job_file_on_a_cluster(cli, scheduler, sample_text):
 
 def test_a_scheduler_that_is_not_there_exits_1(cli, tmp_path, monkeypatch):
     """Nobody at the address: the job fails (1) with one line naming it."""
-    monkeypatch.setattr(mapred.cli, "SCHEDULER_CONNECT_SECONDS", 1)
+    monkeypatch.setattr(mapred.cli.commands, "SCHEDULER_CONNECT_SECONDS", 1)
     path = tmp_path / "t.txt"
     path.write_text("x\n")
     started = time.monotonic()

@@ -366,3 +366,18 @@ else:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert "pip install '.[dask]'" in run.stdout
+
+
+def thresholds_seen(record: Any) -> Iterator[tuple[str, tuple[int, ...]]]:
+    yield "seen", gc.get_threshold()
+
+
+def test_tasks_run_under_the_job_thresholds_and_restore_the_workers(client: Any) -> None:
+    """A task on a Dask worker collects garbage at JOB_THRESHOLDS; the worker's own
+    thresholds come back when it ends."""
+    from mapred.collector import JOB_THRESHOLDS
+
+    result = mapreduce(thresholds_seen, lambda key, values: next(values), [1], backend=client)
+    assert result["seen"] == JOB_THRESHOLDS
+    after = set(client.run(gc.get_threshold).values())
+    assert JOB_THRESHOLDS not in after

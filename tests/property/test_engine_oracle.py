@@ -33,7 +33,7 @@ pytestmark = [
 
 FLOOR = f"{MIN_MEMORY_LIMIT}B"  # the smallest per-task budget: spills soonest
 PAD = 2_000  # characters of a padded value: ~1200 of them fill several 1 MiB budgets
-SPILL_RECORDS = 1_200  # records of the dedicated spill property (2.4 MB of values)
+SPILL_RECORDS = 2_400  # the spill property: 4.8 MB, over 1 MiB in the largest of 3 partitions
 
 shapes = st.fixed_dictionaries(
     {
@@ -109,7 +109,7 @@ def test_values_arrive_in_input_order(backend: Backend) -> None:
 
 
 def test_spilled_jobs_equal_sequential(backend: Backend) -> None:
-    """At the per-task floor, 2.4 MB of values spill in every shape (spilled_records > 0),
+    """At the per-task floor, 4.8 MB of values spill in every shape (spilled_records > 0),
     and keys of every type still come back merged from the runs in the oracle's order."""
 
     @backend.settings(share=0.3)

@@ -4,6 +4,7 @@ output directories reopened with open_output."""
 from __future__ import annotations
 
 import pickle
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from mapred import (
     mapreduce,
     open_output,
 )
-from mapred.errors import MapredError
+from mapred.errors import DecodeError, MapredError
 from mapred.jsonlines import decode_pair
 from tests.jobs.stepjobs import CountsByLength, SingleStep
 
@@ -73,6 +74,42 @@ def test_main_writes_tsv_and_reports_errors(
     assert SingleStep.main(["--backend", "serial", str(text_file) + ".missing"]) == 1
     assert "in.txt.missing" in capsys.readouterr().err
     assert SingleStep.main(["--no-such-option"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--scheduler", "banana"], "expected an address like tcp://HOST:8786"),
+        (["--scheduler", "http://sched:8786"], "unknown protocol 'http'"),
+        (["--backend", "serial", "--scheduler", "tcp://127.0.0.1:8786"], "not allowed with"),
+        (["--memory-limit", "lots"], "expected a size like 512MB"),
+        (["--split-size", "0"], "must be positive"),
+        (["-w", "0"], "expected a whole number >= 1"),
+        (["--encoding", "no-such-codec"], "no-such-codec"),
+    ],
+)
+def test_malformed_engine_options_exit_2_at_once(
+    options: list[str], message: str, text_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Checked as mapred run checks them, before any connection or work (no Dask here)."""
+    started = time.monotonic()
+    assert SingleStep.main([*options, str(text_file)]) == 2
+    assert message in capsys.readouterr().err
+    assert time.monotonic() - started < 5  # no connection was tried
+
+
+def test_input_options_reach_read_text(tmp_path: Path) -> None:
+    """--encoding, --errors and --split-size shape the default input()."""
+    path = tmp_path / "latin.txt"
+    path.write_bytes("\u00e9t\u00e9 a\n".encode("latin-1") * 200)
+    job = SingleStep(["--backend", "serial", "--encoding", "latin-1", "--split-size", "1KB"])
+    job.options.files = [str(path)]
+    assert dict(job.run()) == {"a": 200, "\u00e9": 200}
+    assert len(list(job.input().plan_splits())) > 1
+    with pytest.raises(DecodeError):
+        SingleStep(["--backend", "serial", str(path)]).run()
+    replaced = SingleStep(["--backend", "serial", "--errors", "replace", str(path)]).run()
+    assert dict(replaced) == {"a": 200, "\ufffd": 200}
 
 
 def test_open_output_reopens_values_and_pairs(tmp_path: Path) -> None:

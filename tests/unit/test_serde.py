@@ -279,3 +279,18 @@ def test_dumps_of_unpicklable_message_is_type_error() -> None:
 def test_pickle_protocol_is_5() -> None:
     """Engine messages use pickle protocol 5 (out-of-band buffers, large bytes)."""
     assert serde.dumps(b"x")[:2] == b"\x80\x05"
+
+
+def test_an_unpicklable_value_says_what_the_shuffle_takes() -> None:
+    """A value that neither msgpack nor (cloud)pickle takes is a TypeError naming its
+    type, what the shuffle takes, and why pickling failed."""
+    import threading
+
+    from mapred.serde import pickle_value
+
+    with pytest.raises(TypeError) as info:
+        pickle_value(threading.Lock())
+    message = str(info.value)
+    assert "_thread.lock" in message
+    assert "through the shuffle" in message
+    assert "cannot pickle" in message  # the reason, from the pickler

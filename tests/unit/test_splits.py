@@ -1,4 +1,5 @@
-"""Unit tests for mapred.splits and mapred.splitreader: planning, reading and chunking input."""
+"""Unit tests for mapred.splits, mapred.splitreader and mapred.textlines: planning, reading and
+chunking input."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
@@ -21,7 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from mapred import splitreader
+from mapred import splitreader, textlines
 from mapred.errors import DecodeError, InputChanged, MapredError
 from mapred.fileid import FileIdentity
 from mapred.recordsplits import _sized_chunks
@@ -43,6 +45,15 @@ from mapred.splits import (
     read_text,
     record_bytes,
 )
+
+
+def block_bytes(size: int) -> ExitStack:
+    """Read in blocks of ``size`` bytes: the line reader's, and the newline count's."""
+    stack = ExitStack()
+    stack.enter_context(mock.patch.object(textlines, "BLOCK_BYTES", size))
+    stack.enter_context(mock.patch.object(splitreader, "BLOCK_BYTES", size))
+    return stack
+
 
 # Text with the characters that matter: newlines, carriage returns, multi-byte UTF-8.
 LINE_TEXT = st.lists(
@@ -110,8 +121,8 @@ def test_block_edges_never_change_the_lines(
     data = text.encode()
     path = write(tmp_path / "data.txt", data)
     with (
-        mock.patch.object(splitreader, "BLOCK_BYTES", block),
-        mock.patch.object(splitreader, "OVERREAD_BYTES", overread),
+        block_bytes(block),
+        mock.patch.object(textlines, "OVERREAD_BYTES", overread),
     ):
         assert read_all(read_text(path, split_size=split_size)) == reference_lines(data)
 
@@ -196,7 +207,7 @@ def test_compressed_files_are_one_split_each(
     path = write(tmp_path / f"data.txt{suffix}", compress(data))
     text_input = read_text(path, split_size=2)
     assert text_input.plan_splits() == [FileSplit(path, 0, -1, name)]
-    with mock.patch.object(splitreader, "BLOCK_BYTES", 3):
+    with block_bytes(3):
         assert read_all(text_input) == reference_lines(data) == ["a", "b", "", "é€", "last"]
 
 
@@ -214,7 +225,7 @@ def test_non_cuttable_encodings_are_one_split_read_correctly(tmp_path: Path, enc
     path = write(tmp_path / "wide.txt", text.encode(encoding))
     text_input = read_text(path, encoding=encoding, split_size=3)
     assert text_input.plan_splits() == [FileSplit(path, 0, -1, None)]
-    with mock.patch.object(splitreader, "BLOCK_BYTES", 5):
+    with block_bytes(5):
         assert read_all(text_input) == ["first", "second", "", "€ 𝄞", "last"]
 
 
@@ -257,7 +268,7 @@ def test_decode_error_line_is_exact_whatever_the_blocks(tmp_path: Path, block: i
     """The reported line does not depend on how blocks cut the file."""
     data = "é\n€\n\n𝄞\n".encode() * 5 + b"ok\n\xc3(\n"
     path = write(tmp_path / "a.txt", data)
-    with mock.patch.object(splitreader, "BLOCK_BYTES", block), pytest.raises(DecodeError) as info:
+    with block_bytes(block), pytest.raises(DecodeError) as info:
         read_all(read_text(path, split_size=5))
     assert info.value.line == 22
 
@@ -287,7 +298,7 @@ def test_decode_error_in_utf16_names_the_line(tmp_path: Path) -> None:
     """A lone surrogate in a UTF-16 file reports its line number."""
     data = "l1\nl2\nl3\n".encode("utf-16") + b"\x00\xd8\x41\x00" + "\n".encode("utf-16-le")
     path = write(tmp_path / "a.txt", data)
-    with mock.patch.object(splitreader, "BLOCK_BYTES", 3), pytest.raises(DecodeError) as info:
+    with block_bytes(3), pytest.raises(DecodeError) as info:
         read_all(read_text(path, encoding="utf-16"))
     assert info.value.line == 4
     assert f"{path} line 4 as utf-16" in str(info.value)
@@ -433,7 +444,7 @@ def test_stdin_stream_in_utf16(monkeypatch: pytest.MonkeyPatch) -> None:
     """A UTF-16 stream is decoded incrementally with the same line rules."""
     stdin = io.TextIOWrapper(io.BytesIO("x\r\ny\n\nz".encode("utf-16")))
     monkeypatch.setattr(sys, "stdin", stdin)
-    with mock.patch.object(splitreader, "BLOCK_BYTES", 3):
+    with block_bytes(3):
         assert list(iter_stream_lines("-", "utf-16", "strict")) == ["x", "y", "", "z"]
 
 

@@ -95,7 +95,8 @@ def test_pair_reducer_then_a_step_with_origins_keeps_input_order(
         memory_limit=memory_limit,
     )
     tasks = [MapTask(i, 1, part=r.path, layout="emitted") for i, r in enumerate(out1)]
-    out2 = read_parts_sorted([r.path or b"" for r in run_reduces(step2, run_maps(step2, tasks))])
+    parts = [r.path or b"" for r in run_reduces(step2, run_maps(step2, tasks))]
+    out2 = list(read_parts_sorted(parts))
     expected: dict[int, list[Any]] = {}
     for pair in pairs:
         expected.setdefault(pair[0] % 2, []).append(pair)
@@ -116,9 +117,8 @@ def test_sorted_values_are_stable_and_survive_spills(tmp_path: Path, memory_limi
         },
         memory_limit=memory_limit,
     )
-    got = read_parts_sorted(
-        [r.path or b"" for r in run_reduces(job, run_maps(job, record_tasks(records, 40)))]
-    )
+    parts = [r.path or b"" for r in run_reduces(job, run_maps(job, record_tasks(records, 40)))]
+    got = list(read_parts_sorted(parts))
     expected: dict[int, list[Any]] = {}
     for key, first, index in records:
         expected.setdefault(key, []).append((first, index))

@@ -1,22 +1,18 @@
-"""Key order and key hashing: the two rules every stage and every process agrees on.
+"""Key hashing, for the default partitioner: one hash for a key in every process.
 
-*Order* (SPEC 3): keys come out sorted. Where Python's own order is total over the keys,
-that is the order; elsewhere it is the documented total order of :func:`total_order_key`.
-The common keys (``str``, ``bytes``, ``int``, non-NaN ``float``, and tuples of these at any
-depth) are sorted by ``list.sort()`` in C: :func:`natively_ordered` checks that cheaply, and
-for such keys the two orders are the same (a comparison across families, such as ``"a" <
-1``, raises ``TypeError`` rather than answer, and the callers then fall back to the total
-order). Everything else pays a Python call per key.
+:func:`stable_hash` is the same in every process, run and machine (never Python's
+randomized ``hash()``), and equal keys hash alike whatever their types (``1``, ``1.0`` and
+``True``; a namedtuple and its tuple). A ``str`` hashes as the CRC-32 of its UTF-8 bytes;
+any other key as the CRC-32 of the msgpack encoding of its *canonical form*, in which equal
+keys are equal objects. For ``str``, ``bytes``, ``int`` and tuples of these, the canonical
+form is the key itself, so :func:`partition_indices` hashes whole lists of them with
+``map`` over C functions.
 
-*Hashing* (the default partitioner): :func:`stable_hash` is the same in every process, run
-and machine (never Python's randomized ``hash()``), and equal keys hash alike whatever their
-types (``1``, ``1.0`` and ``True``; a namedtuple and its tuple). A ``str`` hashes as the
-CRC-32 of its UTF-8 bytes; any other key as the CRC-32 of the msgpack encoding of its
-*canonical form*, in which equal keys are equal objects. For ``str``, ``bytes``, ``int``
-and tuples of these, the canonical form is the key itself, so :func:`partition_indices`
-hashes whole lists of them with ``map`` over C functions.
+This module owns the canonical form and the C-level walk of what keys hold
+(:func:`leaf_types`); key order (:mod:`mapred.keys.order`) builds on both, for keys of no
+known family and for its fast path, so the dependency runs one way: order on hashing.
 
-This module is imported by workers: stdlib and msgpack only (and :mod:`mapred.serde`).
+Imported by workers: stdlib and msgpack only (and :mod:`mapred.serde`).
 """
 
 from __future__ import annotations
@@ -26,7 +22,7 @@ import numbers
 import zlib
 from collections.abc import Callable
 from itertools import chain, repeat
-from operator import itemgetter, ne
+from operator import ne
 from typing import Any
 
 import msgpack
@@ -37,11 +33,8 @@ from mapred.serde import PICKLE_PROTOCOL, int_to_bytes, pickle_value, type_name
 # pickle bytes instead, which also ends reference cycles in objects' reduced state.
 MAX_CANONICAL_DEPTH = 32
 
-# Leaf types whose natural order is the total order's (across families, `<` raises).
-_NATIVE_ORDER = frozenset({str, bytes, int, bool, float})
 # Leaf types whose canonical form is themselves, so the packer hashes them as they are.
 _SELF_CANONICAL = frozenset({str, bytes, int})
-_NOT_COMPARABLE = (TypeError, ArithmeticError)  # decimal NaN raises InvalidOperation on <
 
 # Ext codes of the canonical form (hashing only; never stored or sent).
 _H_BIGINT, _H_NAN, _H_RATIO, _H_COMPLEX, _H_SET, _H_LIST, _H_DICT = 1, 2, 3, 4, 5, 6, 7
@@ -86,120 +79,6 @@ def leaf_types(keys: list[Any]) -> tuple[set[type], bool]:
         tuples = [key for key in level if type(key) is tuple] if types else level
         level = list(chain.from_iterable(tuples))
     return leaves, nan
-
-
-def natively_ordered(keys: list[Any]) -> bool:
-    """Whether ``list.sort()`` may order these keys: if it does not raise, its order is
-    the total order (see the module docstring).
-
-    >>> natively_ordered([("a", 1), ("b", 2.5)]), natively_ordered([None, 1])
-    (True, False)
-    """
-    return _describe(keys)[0]
-
-
-# ---------------------------------------------------------------------------------------
-# Order
-
-
-def sort_keys(keys: list[Any]) -> str:
-    """Sort distinct keys in place: natively where that gives the total order, else by
-    :func:`total_order_key`. Returns their :func:`key_family`, found on the way.
-
-    >>> keys = [3, "b", None, (1, 2), "a", 1.5]
-    >>> sort_keys(keys)
-    'mixed'
-    >>> keys
-    [None, 1.5, 3, 'a', 'b', (1, 2)]
-    """
-    native, family = _describe(keys)
-    if family == "tuple:str" and min(map(len, keys)) > 0 and not _joined_has(keys, _SEP):
-        keys.sort(key=_SEP.join)  # see _SEP
-        return family
-    if native:
-        snapshot = keys.copy()  # a sort that raised leaves the list permuted
-        try:
-            keys.sort()
-            return family
-        except _NOT_COMPARABLE:
-            keys[:] = snapshot
-    keys.sort(key=total_order_key)
-    return family
-
-
-# Tuples of str sort as fast as str: joined by a character that is below every other and
-# in none of them, they compare as the tuples do (a shorter item is a prefix that ends in
-# _SEP or at the end, before any longer one). Only () and ("",) would join alike: with an
-# empty tuple the tuples sort as tuples. Comparing tuples item by item costs 4x more.
-_SEP = "\x00"
-
-
-def _joined_has(keys: list[tuple[str, ...]], text: str) -> bool:
-    return text in "".join(chain.from_iterable(keys))
-
-
-def item_order(natural: bool) -> Callable[[tuple[Any, Any]], Any]:
-    """The sort key of ``(key, ...)`` items: the key itself, or its total order key."""
-    if natural:
-        return _FIRST
-    return _total_order_first
-
-
-_FIRST = itemgetter(0)
-
-
-def _total_order_first(item: tuple[Any, Any]) -> tuple[Any, ...]:
-    return total_order_key(item[0])
-
-
-_RANK_NONE = 0
-_RANK_NUMBER = 1
-_RANK_STR = 2
-_RANK_BYTES = 3
-_RANK_TUPLE = 4
-_RANK_FROZENSET = 5
-_RANK_OTHER = 6
-
-
-def total_order_key(key: object) -> tuple[Any, ...]:
-    """A sort key giving a stable total order over keys of any types.
-
-    Families rank ``None < numbers < str < bytes < tuple < frozenset < other``. Numbers
-    (bool, int, float, Fraction, Decimal) order by value, NaN after every other number
-    (NaNs by repr); str and bytes by value; tuples element by element with this same key,
-    a prefix first (namedtuples are tuples); frozensets by their sorted elements' keys,
-    then length; other objects by type ``module.qualname``, then their canonical bytes
-    (those of :func:`stable_hash`): deterministic, but not the type's own order. Within a
-    family the order agrees with Python's, wherever Python's is total.
-
-    >>> sorted([b"b", "a", (1, "x"), 2.5, None, frozenset({3}), True, (1,)], key=total_order_key)
-    [None, True, 2.5, 'a', b'b', (1,), (1, 'x'), frozenset({3})]
-
-    Raises:
-        TypeError: ``key`` is of another type and can be neither walked nor pickled.
-    """
-    if key is None:
-        return (_RANK_NONE,)
-    if isinstance(key, (int, float)) or _is_ordered_number(key):
-        if key != key:
-            return (_RANK_NUMBER, 1, repr(key))
-        return (_RANK_NUMBER, 0, key)
-    if isinstance(key, str):
-        return (_RANK_STR, key)
-    if isinstance(key, bytes):
-        return (_RANK_BYTES, key)
-    if isinstance(key, tuple):
-        return (_RANK_TUPLE, tuple([total_order_key(item) for item in key]))
-    if isinstance(key, frozenset):
-        return (_RANK_FROZENSET, tuple(sorted([total_order_key(item) for item in key])))
-    return (_RANK_OTHER, type_name(type(key)), canonical_bytes(key))
-
-
-def _is_ordered_number(x: object) -> bool:
-    """Real numbers, and Decimal (a Number but, for mixing reasons, not a Real)."""
-    return isinstance(x, numbers.Real) or (
-        isinstance(x, numbers.Number) and not isinstance(x, numbers.Complex)
-    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,61 +305,3 @@ def _canonical_reduced(obj: object, depth: int) -> Any:
             _canonical(None if pairs is None else dict(pairs), depth),
         ],
     )
-
-
-# ---------------------------------------------------------------------------------------
-# Families: when sorted streams may be merged with Python's own comparisons
-
-
-def key_family(keys: list[Any]) -> str:
-    """Name the keys' family, for merging sorted streams of them: ``"str"``, ``"bytes"``,
-    ``"number"``, ``"tuple:<family>"`` (flat tuples whose items are all of one family),
-    ``""`` (no keys) or ``"mixed"`` (anything else).
-
-    Streams of one family (:func:`merge_natively`) never meet a comparison that raises or
-    that disagrees with the total order, so a merge may compare them natively: unlike a
-    sort, a merge that has begun to stream cannot start again in the total order.
-
-    >>> key_family(["a", "b"]), key_family([1, 2.5, True]), key_family([("a", "b")])
-    ('str', 'number', 'tuple:str')
-    >>> key_family([("a", 1)]), key_family([1, "a"]), key_family([])
-    ('mixed', 'mixed', '')
-    """
-    return _describe(keys)[1]
-
-
-def _describe(keys: list[Any]) -> tuple[bool, str]:
-    """:func:`natively_ordered` and :func:`key_family` of the keys, with one walk."""
-    if not keys:
-        return True, ""
-    leaves, nan = leaf_types(keys)
-    native = not nan and leaves <= _NATIVE_ORDER
-    family = _family_of(leaves) if native else None
-    if family is None:
-        return native, "mixed"
-    tops = set(map(type, keys))
-    if tops == {tuple}:
-        if tuple in set(map(type, chain.from_iterable(keys))):
-            return native, "mixed"  # nested tuples: a tuple and a scalar may meet at one place
-        return native, "tuple:" + family
-    return native, "mixed" if tuple in tops else family
-
-
-def merge_natively(families: Any) -> bool:
-    """Whether sorted streams of these families merge with Python's own comparisons.
-
-    >>> merge_natively(["str", "", "str"]), merge_natively(["str", "number"])
-    (True, False)
-    """
-    named = set(families) - {""}
-    return len(named) <= 1 and "mixed" not in named
-
-
-def _family_of(leaves: set[type]) -> str | None:
-    if leaves == {str}:
-        return "str"
-    if leaves == {bytes}:
-        return "bytes"
-    if leaves and leaves <= {int, bool, float}:
-        return "number"
-    return None
