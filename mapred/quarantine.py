@@ -47,7 +47,9 @@ class SkippedRecord:
             ``"<stdin>"``); else None.
         line: the record's 1-based line number in ``path``; else None.
         index: for a record of an iterable ``data``, its 0-based position in it; else None.
-        key: for the reduce phase, the key whose reducer raised; else None.
+        key: for the reduce phase, the key whose reducer raised; for a record of a later
+            step (the previous step's output), the key of the previous step's reduce
+            call that made it (its *origin*, which orders the step's skips); else None.
         step: the step's number, 1-based (1 for a single-step job).
         record: the record (map phase) or key (reduce phase), as a short repr.
     """
@@ -86,7 +88,7 @@ class SkippedRecord:
     def to_json(self) -> str:
         """The entry as one JSON line of the quarantine file (the key as its repr)."""
         record = asdict(self)
-        record["key"] = None if self.phase != "reduce" else short_repr(self.key)
+        record["key"] = None if self.key is None else short_repr(self.key)
         return json.dumps(record, sort_keys=True, ensure_ascii=False)
 
 
@@ -94,9 +96,12 @@ def ordered(
     map_skips: Mapping[int, Iterable[SkippedRecord]], reduce_skips: Iterable[SkippedRecord]
 ) -> list[SkippedRecord]:
     """A step's skipped records in a fixed order: map skips in input order (map task by
-    map task, each in record order), then reduce skips in key order. Neither depends on
-    the backend, the number of workers or of reducers."""
+    map task, each in record order; in a later step, by origin first: its map tasks
+    read the previous step's parts, one per partition), then reduce skips in key order.
+    Neither depends on the backend, the number of workers or of reducers."""
     result = [entry for index in sorted(map_skips) for entry in map_skips[index]]
+    if result and result[0].step > 1:  # stable: an origin's records stay in order
+        result.sort(key=lambda entry: total_order_key(entry.key))
     result.extend(sorted(reduce_skips, key=lambda entry: total_order_key(entry.key)))
     return result
 

@@ -97,6 +97,7 @@ class SkippingMapper:
         path: str | None = None
         line: int | None = None
         index: int | None = None
+        origin: Any = None
         if task.split is not None:
             path, line = task.split.path, context.line
         elif task.stream is not None:
@@ -104,6 +105,8 @@ class SkippingMapper:
             line = task.first + number
         elif task.part is None:
             index = task.first + number - 1
+        else:
+            origin = record[0] if task.layout == "pairs" else _origin(task.part, number)
         self.skipped.append(
             SkippedRecord(
                 "map",
@@ -112,11 +115,24 @@ class SkippingMapper:
                 path=path,
                 line=line,
                 index=index,
+                key=origin,
                 step=context.step,
                 record=short_repr(record),
             )
         )
         check_limit(self.skipped, self.limit)
+
+
+def _origin(part: str | bytes, number: int) -> Any:
+    """The origin of record ``number`` (from 1) of an emitted part: read again, on the
+    error path only (a part's records travel without their origins to the mapper)."""
+    from mapred.output import read_part_blocks
+
+    for origins, _ in read_part_blocks(part):
+        if number <= len(origins):
+            return origins[number - 1]
+        number -= len(origins)
+    return None
 
 
 def _skipping_call(skipper: SkippingMapper) -> Callable[[Any], list[Any]]:

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mapred import read_text
-from tests.oracle import key_order
+from mapred import Step, pair_reducer, read_text
+from tests.oracle import in_order, key_order
 from tests.property.conftest import Backend
 
 pytestmark = [
@@ -144,5 +144,52 @@ def test_skipping_file_lines_equals_sequential(backend: Backend, tmp_path: Path)
         )
         assert list(result.items()) == items
         assert [described(entry) for entry in result.skipped] == skipped
+
+    check()
+
+
+def regroup(pair: tuple[str, list[int]]) -> Iterator[tuple[int, str]]:
+    """Step 2's mapper: (number of values, key); a key with an odd number of values and
+    an "a" in it raises."""
+    key, values = pair
+    if len(values) % 2 and "a" in key:
+        raise ArithmeticError(f"odd {key!r}")
+    yield len(values), key
+
+
+@pair_reducer
+def emitting(key: str, values: Iterator[int]) -> Iterator[tuple[str, list[int]]]:
+    """:func:`reducer` as an emitting reducer: the next step reads origins from its parts."""
+    yield key, reducer(key, values)
+
+
+def test_skipping_in_steps_equals_sequential(backend: Backend) -> None:
+    """Two steps: each step's skips, step by step, in input order whatever ``reducers``
+    was, and the result of the last."""
+
+    @backend.settings(share=0.5)
+    @given(data=records, shape=shapes, reducers=st.integers(1, 3), emits=st.booleans())
+    def check(data: list[str], shape: dict[str, Any], reducers: int, emits: bool) -> None:
+        items, skipped = sequential_skipping(data, [{"index": i} for i in range(len(data))])
+        skipped = [{**entry, "step": 1} for entry in skipped]
+        groups: dict[int, list[str]] = {}
+        for item in items:
+            try:
+                pairs = list(regroup(item))
+            except ArithmeticError as exc:
+                skipped.append(
+                    {"phase": "map", "error_type": "ArithmeticError", "message": str(exc),
+                     "index": None, "step": 2}
+                )  # fmt: skip
+                continue
+            for key, value in pairs:
+                groups.setdefault(key, []).append(value)
+        first = Step(mapper, emitting if emits else reducer, reducers=reducers)
+        steps = [first, Step(regroup, in_order)]
+        result = backend.engines[shape.pop("workers")].mapreduce(
+            steps=steps, data=data, max_skipped=len(data) + 50, **shape
+        )
+        assert list(result.items()) == sorted(groups.items())
+        assert [{**described(entry), "step": entry.step} for entry in result.skipped] == skipped
 
     check()
