@@ -1,0 +1,280 @@
+"""The worker's one map loop: records through the mapper, pairs into a buffer, flushes.
+
+Every map task runs here, whatever its mapper and its step. What differs is a *shape*
+(:class:`Shape`), a small strategy with two parts:
+
+- ``wrap``: the mapper as the loop calls it. The user's mapper as is for a plain map
+  task; for a step whose input carries origins, or a map-only step, a wrapper that
+  files each pair under the right buffer key (:mod:`mapred.stepmap`). A per-record
+  wrapper is also the place to guard "map one record" (a try/except per record).
+- ``flush``: where a full buffer goes: combined, partitioned and encoded into batches
+  (:mod:`mapred.mapflush`), or written to a map-only part.
+
+The buffer is a dict from key to its values, in the order they were made. A per-record
+mapper fills it pair by pair (:func:`_map_each`, the hot loop: unpack, dict append, a
+count); a task mapper's pairs, mostly one per distinct key, are taken a run at a time
+and grouped by C-level passes at the flush (:func:`_map_whole`). Both flush at the same
+pair counts, decided by a :class:`Budget` from the pairs' count and estimated bytes:
+from the data alone, never from timing, so the combiner always sees the same groups.
+"""
+
+from __future__ import annotations
+
+import itertools
+import operator
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from mapred.context import task_context
+from mapred.maperrors import MAP_LOOPS, BrokenPair, explain, is_noted
+
+# Pairs buffered before a flush. A flush applies the combiner and writes batches:
+# larger buffers combine better, smaller ones bound a worker's memory. A count and
+# estimated bytes, never a time, so the combiner always sees the same groups.
+MAP_BUFFER_PAIRS = 500_000
+# What one buffered pair may cost when its key is new: a str key (~60 bytes), a dict
+# slot (~40) and a one-item list (~60). Small pairs are counted at this price (so
+# MAP_BUFFER_PAIRS, or fewer under a small budget), but never fewer than
+# MIN_BUFFER_PAIRS (a flush per handful of small pairs would only make more batches).
+MAP_PAIR_BYTES = 150
+MIN_BUFFER_PAIRS = 1024
+# Pairs between two estimates of the buffer's bytes, at most. Fewer when the pairs are
+# large: the next estimate comes at half the room left, at the last sample's size.
+CHECK_PAIRS = 1024
+# Items of a tuple or list value looked at by an estimate (the rest are assumed alike).
+SAMPLE_ITEMS = 8
+
+
+def buffer_pairs(memory_limit: int) -> int:
+    """Pairs a map task buffers before a flush, for a task's share of ``memory_limit``,
+    when its pairs are small (larger pairs flush sooner: :class:`Budget`).
+
+    >>> buffer_pairs(1 << 30), buffer_pairs(1 << 20), buffer_pairs(1)
+    (500000, 6990, 1024)
+    """
+    return max(MIN_BUFFER_PAIRS, min(MAP_BUFFER_PAIRS, memory_limit // MAP_PAIR_BYTES))
+
+
+def estimate_bytes(obj: Any, depth: int = 3) -> int:
+    """What ``obj`` holds in memory, roughly: its size, and its items' for a tuple or
+    list (the first :data:`SAMPLE_ITEMS`, scaled to all), ``depth`` levels down.
+
+    >>> estimate_bytes(b"x" * 1000) > 1000, estimate_bytes(("k", [b"x" * 1000] * 100)) > 100_000
+    (True, True)
+    """
+    size = sys.getsizeof(obj)
+    if depth and isinstance(obj, (tuple, list)) and obj:
+        sample = obj[:SAMPLE_ITEMS]
+        items = sum(estimate_bytes(item, depth - 1) for item in sample)
+        size += items * len(obj) // len(sample)
+    return size
+
+
+class Budget:
+    """When a map task's buffer is full: at ``pairs`` pairs, or when its estimated bytes
+    reach ``limit``.
+
+    The loops count pairs and call :meth:`check` only at a *checkpoint* (a pair count
+    it returned), with the last pair: no per-pair cost beyond the count. Each check
+    samples that pair's size (:func:`estimate_bytes`) for the pairs since the last one.
+    Small pairs (at most ``MAP_PAIR_BYTES``) are checked every ``CHECK_PAIRS`` and flush
+    at exactly ``pairs``; large ones are checked sooner, so a buffer of 1 MB values
+    flushes near ``limit``. Depends on the data only, never on timing.
+    """
+
+    def __init__(self, limit: int, most_pairs: int | None = None) -> None:
+        self.limit = max(1, limit)
+        self.pairs = buffer_pairs(limit) if most_pairs is None else most_pairs
+        self.bytes = 0
+        self.counted = 0
+
+    def start(self) -> int:
+        """The first checkpoint of an empty buffer: its first pair, to see its size."""
+        self.bytes = self.counted = 0
+        return 1
+
+    def check(self, pending: int, pair: Any) -> int:
+        """The next checkpoint (a pair count), or 0: flush now."""
+        sample = estimate_bytes(pair)
+        self.bytes += (pending - self.counted) * sample
+        self.counted = pending
+        if pending >= self.pairs or self.bytes >= self.limit:
+            return 0
+        room = (self.limit - self.bytes) // (2 * sample)
+        return min(pending + max(1, min(CHECK_PAIRS, room)), self.pairs)
+
+
+Buffer = dict[Any, list[Any]]
+
+
+@dataclass
+class Shape:
+    """What makes one kind of map task differ from another (see the module docstring).
+
+    Attributes:
+        flush: takes a full buffer (key -> values, in order) and writes it out.
+        budget: when the buffer is full.
+        wrap: the mapper as the loop calls it (the user's, or a wrapper around it).
+    """
+
+    flush: Callable[[Buffer], None]
+    budget: Budget
+    wrap: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda mapper: mapper
+
+
+def map_records(
+    mapper: Callable[..., Any],
+    task_mapper: bool,
+    blocks: Iterable[list[Any]],
+    shape: Shape,
+    task: Any,
+) -> int:
+    """Map every record of a task's blocks into ``shape``'s buffer, flushing it as it
+    fills and at the end; returns the records seen.
+
+    A failure becomes the error the user should see (:func:`~mapred.maperrors.explain`):
+    the exception with the record it happened on, or the contract the mapper broke.
+    """
+    loop: _EachRecord | _WholeTask
+    if task_mapper:
+        loop = _WholeTask(shape.wrap(mapper), blocks, shape)
+    else:
+        loop = _EachRecord(shape.wrap(mapper), itertools.chain.from_iterable(blocks), shape)
+    try:
+        loop.run()
+    except BaseException as exc:  # SystemExit from user code too: it fails this task
+        if is_noted(exc):  # the combiner failed during a flush: already explained
+            raise
+        raise explain(exc, task, loop.record, loop.pair, loop.records, task_mapper) from None
+    return loop.records
+
+
+class _EachRecord:
+    """The per-record loop; ``record``, ``pair`` and ``records`` say where it stopped."""
+
+    def __init__(self, mapper: Callable[..., Any], records: Iterator[Any], shape: Shape) -> None:
+        self.mapper = mapper
+        self.iterator = records
+        self.shape = shape
+        self.record: Any = None
+        self.pair: Any = None
+        self.records = 0
+
+    def run(self) -> None:
+        mapper, flush, budget = self.mapper, self.shape.flush, self.shape.budget
+        context = task_context()
+        buffer: Buffer = {}
+        pending = 0
+        checkpoint = budget.start()
+        record: Any = None
+        pair: Any = None
+        n_records = 0
+        try:
+            for record in self.iterator:
+                n_records += 1
+                context.record = n_records
+                for pair in mapper(record):
+                    key, value = pair
+                    # Subscript and catch: cheaper than dict.get() when most keys repeat.
+                    try:
+                        buffer[key].append(value)
+                    except KeyError:
+                        buffer[key] = [value]
+                    pending += 1
+                    if pending >= checkpoint:  # checked per pair: one record may yield millions
+                        checkpoint = budget.check(pending, pair)
+                        if not checkpoint:
+                            flush(buffer)
+                            buffer = {}
+                            pending = 0
+                            checkpoint = budget.start()
+                pair = None
+        finally:
+            self.record, self.pair, self.records = record, pair, n_records
+        flush(buffer)
+
+
+class _WholeTask:
+    """A task mapper's loop: one call with every record. Its pairs are taken up to the
+    next checkpoint at a time, and grouped when the buffer is full (they are mostly one
+    per distinct key: C-level passes, :func:`group_pairs`). ``records`` counts the
+    records pulled."""
+
+    record: Any = None  # no single record to blame: errors say "in the task mapper"
+    pair: Any = None
+
+    def __init__(
+        self, mapper: Callable[..., Any], blocks: Iterable[list[Any]], shape: Shape
+    ) -> None:
+        self.mapper = mapper
+        self.blocks = blocks
+        self.shape = shape
+        self.records = 0
+
+    def _pulled(self) -> Iterator[list[Any]]:
+        for block in self.blocks:
+            self.records += len(block)
+            yield block
+
+    def run(self) -> None:
+        flush, budget = self.shape.flush, self.shape.budget
+        produced = iter(self.mapper(itertools.chain.from_iterable(self._pulled())))
+        pairs: list[Any] = []
+        checkpoint = budget.start()
+        while True:
+            wanted = checkpoint - len(pairs)
+            pairs.extend(itertools.islice(produced, wanted))
+            ended = len(pairs) < checkpoint
+            if pairs and not ended:
+                checkpoint = budget.check(len(pairs), pairs[-1])
+            if ended or not checkpoint:
+                flush(group_pairs(pairs))
+                if ended:
+                    return
+                pairs = []
+                checkpoint = budget.start()
+
+
+def group_pairs(pairs: list[Any]) -> Buffer:
+    """The pairs as a buffer: by C-level passes when the keys are distinct (a task
+    mapper's usual output), else pair by pair, checking each."""
+    buffer = _group_distinct(pairs)
+    return buffer if buffer is not None else _group(pairs)
+
+
+def _group_distinct(pairs: list[Any]) -> Buffer | None:
+    """The pairs as a buffer, if they are (key, value) pairs with distinct keys; else
+    None (then :func:`_group` groups them, or finds the pair that is wrong)."""
+    try:
+        if set(map(len, pairs)) != {2}:
+            return None
+        values = map(list, zip(map(_SECOND, pairs), strict=True))  # [value] for each pair
+        buffer = dict(zip(map(_FIRST, pairs), values, strict=True))
+    except TypeError:  # an unsized pair, an unhashable key
+        return None
+    return buffer if len(buffer) == len(pairs) else None
+
+
+def _group(pairs: list[Any]) -> Buffer:
+    """Group pairs by key, each key's values in order, checking each pair."""
+    buffer: Buffer = {}
+    pair: Any = None
+    try:
+        for pair in pairs:
+            key, value = pair
+            if key in buffer:
+                buffer[key].append(value)
+            else:
+                buffer[key] = [value]
+    except (TypeError, ValueError) as exc:
+        raise BrokenPair(pair, exc) from None
+    return buffer
+
+
+_FIRST = operator.itemgetter(0)
+_SECOND = operator.itemgetter(1)
+
+
+MAP_LOOPS.update({_EachRecord.run.__code__, _WholeTask.run.__code__})
