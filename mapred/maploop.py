@@ -40,11 +40,18 @@ MAP_BUFFER_PAIRS = 500_000
 # MIN_BUFFER_PAIRS (a flush per handful of small pairs would only make more batches).
 MAP_PAIR_BYTES = 150
 MIN_BUFFER_PAIRS = 1024
-# Pairs between two estimates of the buffer's bytes, at most. Fewer when the pairs are
-# large: the next estimate comes at half the room left, at the last sample's size.
+# Pairs between two estimates of the buffer's bytes, at most; fewer when the pairs are
+# large (the next estimate comes at half the room left). Values that grow suddenly from
+# small to huge can overshoot by this many pairs before an estimate sees them.
 CHECK_PAIRS = 1024
-# Items of a tuple or list value looked at by an estimate (the rest are assumed alike).
-SAMPLE_ITEMS = 8
+# An estimate looks at the buffer's last SAMPLE_KEYS keys, and at most SAMPLE_VALUES
+# values of each spread over its list (a task mapper's pairs: SAMPLE_PAIRS of them).
+SAMPLE_KEYS = 4
+SAMPLE_VALUES = 4
+SAMPLE_PAIRS = 8
+SLOT_BYTES = 8  # a list's pointer to one value
+
+Buffer = dict[Any, list[Any]]  # key -> its values, in the order they were made
 
 
 def buffer_pairs(memory_limit: int) -> int:
@@ -59,54 +66,75 @@ def buffer_pairs(memory_limit: int) -> int:
 
 def estimate_bytes(obj: Any, depth: int = 3) -> int:
     """What ``obj`` holds in memory, roughly: its size, and its items' for a tuple or
-    list (the first :data:`SAMPLE_ITEMS`, scaled to all), ``depth`` levels down.
+    list (a few of them, scaled to all), ``depth`` levels down.
 
     >>> estimate_bytes(b"x" * 1000) > 1000, estimate_bytes(("k", [b"x" * 1000] * 100)) > 100_000
     (True, True)
     """
     size = sys.getsizeof(obj)
     if depth and isinstance(obj, (tuple, list)) and obj:
-        sample = obj[:SAMPLE_ITEMS]
+        sample = obj[:SAMPLE_VALUES]
         items = sum(estimate_bytes(item, depth - 1) for item in sample)
         size += items * len(obj) // len(sample)
     return size
 
 
+def sample_buffer(buffer: Buffer) -> tuple[int, int]:
+    """The bytes and the pairs of a sample of a buffer: its last keys, each key once,
+    its values at the mean size of a few spread over its list."""
+    nbytes = npairs = 0
+    for key, values in itertools.islice(reversed(buffer.items()), SAMPLE_KEYS):
+        n = len(values)
+        picked = values[:: max(1, n // SAMPLE_VALUES)]
+        mean = sum(map(estimate_bytes, picked)) // len(picked)
+        nbytes += sys.getsizeof(key) + n * (SLOT_BYTES + mean)
+        npairs += n
+    return nbytes, npairs
+
+
+def sample_pairs(pairs: list[Any]) -> tuple[int, int]:
+    """The bytes and the count of a few pairs spread over a list of pairs."""
+    picked = pairs[:: max(1, len(pairs) // SAMPLE_PAIRS)]
+    return sum(map(estimate_bytes, picked)) + SLOT_BYTES * len(picked), len(picked)
+
+
+@dataclass(frozen=True)
 class Budget:
     """When a map task's buffer is full: at ``pairs`` pairs, or when its estimated bytes
-    reach ``limit``.
+    reach ``limit`` (a task's share of ``memory_limit``).
 
     The loops count pairs and call :meth:`check` only at a *checkpoint* (a pair count
-    it returned), with the last pair: no per-pair cost beyond the count. Each check
-    samples that pair's size (:func:`estimate_bytes`) for the pairs since the last one.
-    Small pairs (at most ``MAP_PAIR_BYTES``) are checked every ``CHECK_PAIRS`` and flush
-    at exactly ``pairs``; large ones are checked sooner, so a buffer of 1 MB values
-    flushes near ``limit``. Depends on the data only, never on timing.
+    it returned), with a sample of the buffer: no per-pair cost beyond the count. Each
+    check estimates the whole buffer as its pairs times the sample's mean pair. The
+    checkpoints of a buffer come at 1, 2, 4, ... pairs (a first sample of one pair says
+    little), then every ``CHECK_PAIRS`` for small pairs, which flush at
+    exactly ``pairs``, as a count alone would; larger ones are checked sooner, so a
+    buffer of 1 MB values flushes near ``limit``. Depends on the data only, never on
+    timing, so the combiner sees the same groups on every run.
     """
 
-    def __init__(self, limit: int, most_pairs: int | None = None) -> None:
-        self.limit = max(1, limit)
-        self.pairs = buffer_pairs(limit) if most_pairs is None else most_pairs
-        self.bytes = 0
-        self.counted = 0
+    limit: int
+    pairs: int
+
+    @classmethod
+    def of(cls, limit: int, most_pairs: int | None = None) -> Budget:
+        """The budget for ``limit`` bytes: at most ``buffer_pairs(limit)`` pairs, or
+        ``most_pairs``."""
+        return cls(max(1, limit), buffer_pairs(limit) if most_pairs is None else most_pairs)
 
     def start(self) -> int:
         """The first checkpoint of an empty buffer: its first pair, to see its size."""
-        self.bytes = self.counted = 0
         return 1
 
-    def check(self, pending: int, pair: Any) -> int:
-        """The next checkpoint (a pair count), or 0: flush now."""
-        sample = estimate_bytes(pair)
-        self.bytes += (pending - self.counted) * sample
-        self.counted = pending
-        if pending >= self.pairs or self.bytes >= self.limit:
+    def check(self, pending: int, sample: tuple[int, int]) -> int:
+        """The next checkpoint (a pair count) for a buffer of ``pending`` pairs whose
+        ``sample`` is (bytes, pairs); or 0: flush now."""
+        mean = max(1, sample[0] // max(1, sample[1]))
+        used = pending * mean
+        if pending >= self.pairs or used >= self.limit:
             return 0
-        room = (self.limit - self.bytes) // (2 * sample)
-        return min(pending + max(1, min(CHECK_PAIRS, room)), self.pairs)
-
-
-Buffer = dict[Any, list[Any]]
+        room = (self.limit - used) // (2 * mean)  # pairs to half the room left
+        return min(pending + max(1, min(CHECK_PAIRS, pending, room)), self.pairs)
 
 
 @dataclass
@@ -184,7 +212,7 @@ class _EachRecord:
                         buffer[key] = [value]
                     pending += 1
                     if pending >= checkpoint:  # checked per pair: one record may yield millions
-                        checkpoint = budget.check(pending, pair)
+                        checkpoint = budget.check(pending, sample_buffer(buffer))
                         if not checkpoint:
                             flush(buffer)
                             buffer = {}
@@ -228,7 +256,7 @@ class _WholeTask:
             pairs.extend(itertools.islice(produced, wanted))
             ended = len(pairs) < checkpoint
             if pairs and not ended:
-                checkpoint = budget.check(len(pairs), pairs[-1])
+                checkpoint = budget.check(len(pairs), sample_pairs(pairs))
             if ended or not checkpoint:
                 flush(group_pairs(pairs))
                 if ended:

@@ -93,7 +93,7 @@ def execute_map_task(job: LoadedJob, task: MapTask) -> MapResult:
             return execute_step_map(job, task, input_blocks(job, task), counters)
         output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
         try:
-            shape = Shape(ShuffleFlush(job, task, output, counters), Budget(spec.map_memory))
+            shape = Shape(ShuffleFlush(job, task, output, counters), Budget.of(spec.map_memory))
             blocks = (records for _, records in input_blocks(job, task))
             n_records = map_records(job.mapper, is_task_mapper(job), blocks, shape, task)
             add_builtin(counters, INPUT_RECORDS, n_records)

@@ -48,7 +48,7 @@ def execute_step_map(
     if spec.reducers == 0:
         part = map_only_part(job, task)
         flush = _PartFlush(part)
-        shape = Shape(flush, Budget(spec.map_memory, PART_BLOCK_KEYS), origins.in_order)
+        shape = Shape(flush, Budget.of(spec.map_memory, PART_BLOCK_KEYS), origins.in_order)
         try:
             n_records = map_records(job.mapper, is_task_mapper(job), origins, shape, task)
             part.close()
@@ -65,7 +65,7 @@ def execute_step_map(
     output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
     try:
         flush_batches = ShuffleFlush(job, task, output, counters, tagged=True)
-        shape = Shape(flush_batches, Budget(spec.map_memory), origins.tagging)
+        shape = Shape(flush_batches, Budget.of(spec.map_memory), origins.tagging)
         n_records = map_records(job.mapper, is_task_mapper(job), origins, shape, task)
         add_builtin(counters, INPUT_RECORDS, n_records)
     finally:
