@@ -11,9 +11,9 @@ Every map task runs here, whatever its mapper and its step. What differs is a *s
   (:mod:`mapred.mapflush`), or written to a map-only part.
 
 The buffer is a dict from key to its values, in the order they were made. A per-record
-mapper fills it pair by pair (:func:`_map_each`, the hot loop: unpack, dict append, a
+mapper fills it pair by pair (:class:`_EachRecord`, the hot loop: unpack, dict append, a
 count); a task mapper's pairs, mostly one per distinct key, are taken a run at a time
-and grouped by C-level passes at the flush (:func:`_map_whole`). Both flush at the same
+and grouped by C-level passes at the flush (:class:`_WholeTask`). Both flush at the same
 pair counts, decided by a :class:`Budget` from the pairs' count and estimated bytes:
 from the data alone, never from timing, so the combiner always sees the same groups.
 """
