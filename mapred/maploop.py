@@ -165,7 +165,7 @@ def map_records(
     A failure becomes the error the user should see (:func:`~mapred.maperrors.explain`):
     the exception with the record it happened on, or the contract the mapper broke.
     """
-    loop: _EachRecord | _WholeTask
+    loop: _Loop
     if task_mapper:
         loop = _WholeTask(shape.wrap(mapper), blocks, shape)
     else:
@@ -173,25 +173,40 @@ def map_records(
     try:
         loop.run()
     except BaseException as exc:  # SystemExit from user code too: it fails this task
-        if is_noted(exc):  # the combiner failed during a flush: already explained
+        if is_noted(exc) or loop.flushing:  # not the mapper's: the worker notes the task
             raise
         raise explain(exc, task, loop.record, loop.pair, loop.records, task_mapper) from None
     return loop.records
 
 
-class _EachRecord:
-    """The per-record loop; ``record``, ``pair`` and ``records`` say where it stopped."""
+class _Loop:
+    """What a map loop leaves for the error message: the ``records`` pulled, the last
+    ``record`` and ``pair``; and whether it was ``flushing`` (then a failure is the
+    flush's: the combiner's, the partitioner's or the encoding's, not the mapper's)."""
 
-    def __init__(self, mapper: Callable[..., Any], records: Iterator[Any], shape: Shape) -> None:
+    def __init__(self, mapper: Callable[..., Any], shape: Shape) -> None:
         self.mapper = mapper
-        self.iterator = records
         self.shape = shape
         self.record: Any = None
         self.pair: Any = None
         self.records = 0
+        self.flushing = False
+
+    def flush(self, buffer: Buffer) -> None:
+        self.flushing = True
+        self.shape.flush(buffer)
+        self.flushing = False
+
+
+class _EachRecord(_Loop):
+    """The per-record loop."""
+
+    def __init__(self, mapper: Callable[..., Any], records: Iterator[Any], shape: Shape) -> None:
+        super().__init__(mapper, shape)
+        self.iterator = records
 
     def run(self) -> None:
-        mapper, flush, budget = self.mapper, self.shape.flush, self.shape.budget
+        mapper, flush, budget = self.mapper, self.flush, self.shape.budget
         context = task_context()
         buffer: Buffer = {}
         pending = 0
@@ -224,22 +239,17 @@ class _EachRecord:
         flush(buffer)
 
 
-class _WholeTask:
+class _WholeTask(_Loop):
     """A task mapper's loop: one call with every record. Its pairs are taken up to the
     next checkpoint at a time, and grouped when the buffer is full (they are mostly one
     per distinct key: C-level passes, :func:`group_pairs`). ``records`` counts the
     records pulled."""
 
-    record: Any = None  # no single record to blame: errors say "in the task mapper"
-    pair: Any = None
-
     def __init__(
         self, mapper: Callable[..., Any], blocks: Iterable[list[Any]], shape: Shape
     ) -> None:
-        self.mapper = mapper
+        super().__init__(mapper, shape)  # no single record to blame: "in the task mapper"
         self.blocks = blocks
-        self.shape = shape
-        self.records = 0
 
     def _pulled(self) -> Iterator[list[Any]]:
         for block in self.blocks:
@@ -247,7 +257,7 @@ class _WholeTask:
             yield block
 
     def run(self) -> None:
-        flush, budget = self.shape.flush, self.shape.budget
+        flush, budget = self.flush, self.shape.budget
         produced = iter(self.mapper(itertools.chain.from_iterable(self._pulled())))
         pairs: list[Any] = []
         checkpoint = budget.start()
