@@ -15,7 +15,9 @@ import sys
 from typing import Any
 
 SAMPLE = 16  # objects measured per batch
-ITEMS_SEEN = 64  # items measured per container; a longer one is scaled up from them
+VALUES_SEEN = 64  # values measured per key's list of values
+ITEMS_SEEN = 8  # items measured per container in a key or value; more are scaled up
+DEPTH = 3  # containers opened, nested: deeper ones count as their own size
 DICT_ENTRY = 64  # a dict entry (hash, key, value), its index slot, and the table's slack
 LIST_HEADER = 56  # an empty list (a key's list of values)
 SLOT = 8  # one reference in a list or tuple
@@ -23,10 +25,10 @@ SLOT = 8  # one reference in a list or tuple
 _SINGLETONS = (type(None), bool)
 
 
-def deep_size(obj: Any) -> int:
-    """The bytes of ``obj`` and what it holds (containers opened; long ones scaled up
-    from their first :data:`ITEMS_SEEN` items). Shared singletons (None, bools, small
-    ints) count nothing.
+def deep_size(obj: Any, depth: int = DEPTH) -> int:
+    """The bytes of ``obj`` and what it holds (containers opened ``depth`` levels down,
+    each measured from its first :data:`ITEMS_SEEN` items, scaled to all). Shared
+    singletons (None, bools, small ints) count nothing.
 
     >>> deep_size(None), deep_size(7), deep_size("word") == sys.getsizeof("word")
     (0, 0, True)
@@ -37,6 +39,8 @@ def deep_size(obj: Any) -> int:
     if kind in _SINGLETONS or (kind is int and -5 <= obj <= 256):
         return 0
     size = sys.getsizeof(obj)
+    if not depth:
+        return size
     if kind is tuple or kind is list or kind is set or kind is frozenset:
         items = obj
     elif kind is dict:
@@ -47,7 +51,7 @@ def deep_size(obj: Any) -> int:
     seen = list(itertools.islice(items, ITEMS_SEEN))
     if not seen:
         return size
-    held = sum(map(deep_size, seen))
+    held = sum(deep_size(item, depth - 1) for item in seen)
     return size + held * n // len(seen)
 
 
@@ -77,7 +81,7 @@ def group_sizes(keys: list[Any], values: list[list[Any]]) -> tuple[int, int]:
     lists = [key_values for key_values in sample(values) if key_values]
     if not lists:
         return per_key, SLOT
-    counted = [sample(key_values, ITEMS_SEEN) for key_values in lists]
+    counted = [sample(key_values, VALUES_SEEN) for key_values in lists]
     measured = sum(map(deep_size, itertools.chain.from_iterable(counted)))
     per_value = measured // sum(map(len, counted)) + SLOT
     return per_key, per_value

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mapred.errors import safe_str, short_repr
+from mapred.maperrors import MAP_LOOPS
 from mapred.quarantine import DIED, NOTE_BYTES, SkippedRecord, check_limit, note_path
 
 if TYPE_CHECKING:
@@ -164,8 +165,9 @@ def _skipping_call(skipper: SkippingMapper) -> Callable[[Any], list[Any]]:
     return skipping
 
 
-# The code of the per-record closure, for the map loops' contract checks (MAP_LOOPS).
-SKIPPING_CODE = next(c for c in _skipping_call.__code__.co_consts if isinstance(c, types.CodeType))
+# The per-record closure is a map loop to the contract checks: list() of a mapper's
+# output that is not iterable raises in its frame.
+MAP_LOOPS.update(c for c in _skipping_call.__code__.co_consts if isinstance(c, types.CodeType))
 
 
 def skipping_map_job(

@@ -12,32 +12,31 @@ values by origin (stable), which restores input order whatever ``reducers`` was
 A map-only step (``reducers == 0``) writes its pairs to a part file of its own, in
 order, with their origins as the part's keys; the job's result merges the parts by
 origin (:mod:`mapred.pairs`), so a map-only step after a reduce keeps that reduce's order.
+
+Both are shapes of the one map loop (:mod:`mapred.maploop`): a wrapper around the
+mapper that files each pair with its origin, and a flush (the shuffle's, or a part
+block's). A map-only step's buffer keeps all its pairs, in order, under one key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import functools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from mapred.counters import INPUT_RECORDS, MAP_OUTPUT_RECORDS, OUTPUT_KEYS, Counters, add_builtin
-from mapred.job import LoadedJob, TaskMapper
-from mapred.maptask import (
-    MAP_LOOPS,
-    MapResult,
-    MapTask,
-    _explain,
-    _flush,
-    _noted,
-    _split_bytes,
-    buffer_pairs,
-    map_only_part,
-    task_context_of,
-)
+from mapred.job import LoadedJob
+from mapred.maperrors import MAP_LOOPS, BrokenPair
+from mapred.mapflush import ShuffleFlush
+from mapred.maploop import Budget, Buffer, Shape, map_records
+from mapred.maptask import MapResult, MapTask, is_task_mapper, map_only_part, split_bytes
 from mapred.output import PART_BLOCK_KEYS, PartWriter
 from mapred.reducetask import ReduceResult
 from mapred.shuffle import MapOutput
 
 Blocks = Iterable[tuple[list[Any] | None, list[Any]]]
+
+IN_ORDER = 0  # a map-only step's buffer key: every pair under it, in the order made
 
 
 def execute_step_map(
@@ -45,131 +44,103 @@ def execute_step_map(
 ) -> MapResult:
     """A map task of a map-only step, or of a step whose input carries origins."""
     spec = job.spec
-    mapping = _Mapping(job, blocks)
+    origins = _Origins(blocks)
     if spec.reducers == 0:
         part = map_only_part(job, task)
+        flush = _PartFlush(part)
+        shape = Shape(flush, Budget.of(spec.map_memory, PART_BLOCK_KEYS), origins.in_order)
         try:
-            n_pairs = _map_only(task, mapping, part)
+            n_records = map_records(job.mapper, is_task_mapper(job), origins, shape, task)
             part.close()
         finally:
             part.abandon()
-        add_builtin(counters, INPUT_RECORDS, mapping.records)
+        n_pairs = flush.written
+        add_builtin(counters, INPUT_RECORDS, n_records)
         add_builtin(counters, MAP_OUTPUT_RECORDS, n_pairs)
         add_builtin(counters, OUTPUT_KEYS, n_pairs)
         written = ReduceResult(task.index, task.attempt, part.path, part.data, n_pairs, "", {})
         return MapResult(
-            task.index, task.attempt, [], counters, _split_bytes(task.split), part=written
+            task.index, task.attempt, [], counters, split_bytes(task.split), part=written
         )
     output = MapOutput(spec.workdir, task.index, task.attempt, spec.reducers)
     try:
-        _map_tagged(job, task, mapping, output, counters)
-        add_builtin(counters, INPUT_RECORDS, mapping.records)
+        flush_batches = ShuffleFlush(job, task, output, counters, tagged=True)
+        shape = Shape(flush_batches, Budget.of(spec.map_memory), origins.tagging)
+        n_records = map_records(job.mapper, is_task_mapper(job), origins, shape, task)
+        add_builtin(counters, INPUT_RECORDS, n_records)
     finally:
         output.close()
-    return MapResult(task.index, task.attempt, output.batches, counters, _split_bytes(task.split))
+    return MapResult(task.index, task.attempt, output.batches, counters, split_bytes(task.split))
 
 
-class _Mapping:
-    """The mapper over a task's blocks, as ``(origin, key, value)``; remembers where it is
-    for an error message."""
+class _Origins:
+    """A task's records, block by block, remembering the origin of the last one pulled:
+    the origin of every pair the mapper makes until it pulls the next (a per-record
+    mapper's pairs are all made from one record; a task mapper's count as made by the
+    last record it pulled)."""
 
-    def __init__(self, job: LoadedJob, blocks: Blocks) -> None:
-        self.job = job
+    def __init__(self, blocks: Blocks) -> None:
         self.blocks = blocks
-        self.record: Any = None
-        self.pair: Any = None
-        self.records = 0
-        self.origin: Any = None
+        self.origin: Any = None  # None: the input carries no origins (a first step)
 
-    def pairs(self) -> Iterator[tuple[Any, Any, Any]]:
-        mapper = self.job.mapper
-        if isinstance(mapper, TaskMapper):
-            records = self._records()
-            self.record = records  # an iterator: errors say "in the task mapper"
-            for self.pair in mapper(records):
-                key, value = self.pair
-                yield self.origin, key, value
-            return
-        context = task_context_of()
+    def __iter__(self) -> Iterator[list[Any]]:
         for origins, block in self.blocks:
-            for position, self.record in enumerate(block):
-                self.records += 1
-                context.record = self.records
-                if origins is not None:
-                    self.origin = origins[position]
-                for pair in mapper(self.record):
-                    self.pair = pair
-                    key, value = pair
-                    yield self.origin, key, value
-                self.pair = None
-
-    def _records(self) -> Iterator[Any]:
-        """The records for a task mapper; a pair counts as made by the last one pulled."""
-        for origins, block in self.blocks:
-            self.records += len(block)
             if origins is None:
-                yield from block
+                yield block
                 continue
             for self.origin, record in zip(origins, block, strict=True):
-                yield record
+                yield [record]  # one at a time, so that the origin is the record's
+
+    def tagging(self, mapper: Callable[..., Any]) -> Callable[..., Iterator[Any]]:
+        """The mapper, its pairs' values as ``(origin, value)``."""
+        return functools.partial(_tagged, mapper, self)
+
+    def in_order(self, mapper: Callable[..., Any]) -> Callable[..., Iterator[Any]]:
+        """The mapper, its pairs as ``(origin, (key, value))``, all under one key."""
+        return functools.partial(_ordered, mapper, self)
 
 
-def _map_tagged(
-    job: LoadedJob, task: MapTask, mapping: _Mapping, output: MapOutput, counters: Counters
-) -> None:
-    """Buffer ``(origin, value)`` under each key, flushing as the plain loop does."""
-    limit = buffer_pairs(job.spec.map_memory)
-    buffer: dict[Any, list[Any]] = {}
-    pending = 0
-    try:
-        for origin, key, value in mapping.pairs():
-            try:
-                buffer[key].append((origin, value))
-            except KeyError:
-                buffer[key] = [(origin, value)]
-            pending += 1
-            if pending >= limit:
-                _flush(job, task, buffer, output, counters)
-                buffer = {}
-                pending = 0
-    except BaseException as exc:
-        if _noted(exc):
-            raise
-        raise _explain(exc, task, mapping.record, mapping.pair, mapping.records) from None
-    _flush(job, task, buffer, output, counters)
+def _tagged(mapper: Callable[..., Any], origins: _Origins, records: Any) -> Iterator[Any]:
+    pair: Any = None
+    for pair in mapper(records):
+        try:
+            key, value = pair
+        except (TypeError, ValueError) as exc:
+            raise BrokenPair(pair, exc) from None
+        yield key, (origins.origin, value)
 
 
-def _map_only(task: MapTask, mapping: _Mapping, part: PartWriter) -> int:
-    """Write the mapper's pairs, in order, with their origins; returns the pairs."""
-    origins: list[Any] = []
-    pairs: list[Any] = []
-    written = 0
-    try:
-        for origin, key, value in mapping.pairs():
-            origins.append(origin)
-            pairs.append((key, value))
-            if len(pairs) >= PART_BLOCK_KEYS:  # a map-only part's block
-                _write(part, origins, pairs)
-                written += len(pairs)
-                origins, pairs = [], []
-    except BaseException as exc:
-        if _noted(exc):
-            raise
-        raise _explain(exc, task, mapping.record, mapping.pair, mapping.records) from None
-    _write(part, origins, pairs)
-    return written + len(pairs)
+def _ordered(mapper: Callable[..., Any], origins: _Origins, records: Any) -> Iterator[Any]:
+    pair: Any = None
+    for pair in mapper(records):
+        try:
+            key, value = pair
+        except (TypeError, ValueError) as exc:
+            raise BrokenPair(pair, exc) from None
+        yield IN_ORDER, (origins.origin, (key, value))
 
 
-def _write(part: PartWriter, origins: list[Any], pairs: list[Any]) -> None:
-    if not pairs:
-        return
-    try:
-        part.write_block(origins, pairs)
-    except Exception as exc:
-        raise TypeError(
-            f"a pair of the mapper cannot be stored: {exc}; keys and values must be "
-            "msgpack types or picklable objects"
-        ) from exc
+MAP_LOOPS.update({_tagged.__code__, _ordered.__code__})
 
 
-MAP_LOOPS.update({_Mapping.pairs.__code__, _map_tagged.__code__, _map_only.__code__})
+class _PartFlush:
+    """Writes a map-only step's buffer as one block of its part: origins, then pairs."""
+
+    def __init__(self, part: PartWriter) -> None:
+        self.part = part
+        self.written = 0
+
+    def __call__(self, buffer: Buffer) -> None:
+        held = buffer.get(IN_ORDER)
+        if not held:
+            return
+        origins = [origin for origin, _ in held]
+        pairs = [pair for _, pair in held]
+        try:
+            self.part.write_block(origins, pairs)
+        except Exception as exc:
+            raise TypeError(
+                f"a pair of the mapper cannot be stored: {exc}; keys and values must be "
+                "msgpack types or picklable objects"
+            ) from exc
+        self.written += len(pairs)

@@ -21,7 +21,7 @@ import pytest
 
 from mapred import MapredError, WorkerLost, mapreduce
 from mapred.errors import RemoteTraceback
-from mapred.maptask import MAP_BUFFER_PAIRS
+from mapred.maploop import MAP_BUFFER_PAIRS
 from tests.faults import faulty
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(120)]

@@ -22,7 +22,7 @@ from mapred import Engine, mapreduce
 from mapred.engine import parse_size
 from mapred.keys import key_family, sort_keys, total_order_key
 from mapred.launch import MAP_SHARE
-from mapred.maptask import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
+from mapred.maploop import MAP_BUFFER_PAIRS, MIN_BUFFER_PAIRS, buffer_pairs
 from mapred.spill import RUN_BLOCK_ITEMS, RUN_PIECE_VALUES, merge_runs, read_run, write_run
 from tests.oracle import in_order, sequential, total
 
