@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mapred.shuffle import map_output_path
+
 RECORDS = 40
 CHUNKSIZE = 5  # 8 map tasks; the last one holds the gated record
 GATE = RECORDS - 1  # the record whose mapper waits on the FIFO
@@ -80,6 +82,10 @@ def _open_in_system_temp(pid: int) -> list[Path]:
     return paths
 
 
+def _name(path: Path) -> str:
+    return path.name
+
+
 @dataclass
 class Neighbour:
     """The neighbour job's process, its FIFO, and its work directory as first seen."""
@@ -109,7 +115,10 @@ class Neighbour:
             text=True,
         )
         end = time.monotonic() + DEADLINE
-        while not (held := _open_in_system_temp(process.pid)):
+        # The gated task is the last: once its output file is open, every other task's is
+        # written and closed (one worker). An earlier task's open file is not enough.
+        gated = Path(map_output_path("", RECORDS // CHUNKSIZE - 1, 1)).name
+        while gated not in map(_name, held := _open_in_system_temp(process.pid)):
             if process.poll() is not None or time.monotonic() > end:
                 process.kill()
                 out, err = process.communicate()
