@@ -40,6 +40,9 @@ class JobSpec:
             when concatenated: each shuffled value travels as ``(origin, value)``, and the
             reduce side restores input order by sorting on the origin (see
             :mod:`mapred.stepmap`). ``reducers == 0`` is a map-only step.
+        origins_natural: the origins compare natively in the total order (the previous
+            reduce's keys were of one family, :func:`mapred.keys.merge_natively`): they
+            sort in C, not by :func:`mapred.keys.total_order_key`.
         max_skipped: the job's ``max_skipped``: above 0, a record whose mapper raises
             (or a key whose reducer raises) is skipped and reported (:mod:`mapred.skipping`);
             a task that skips more fails.
@@ -62,6 +65,7 @@ class JobSpec:
     value_key: bytes | None = None
     sort_values: bool = False
     tagged: bool = False
+    origins_natural: bool = False
     max_skipped: int = 0
 
 

@@ -86,6 +86,7 @@ def launch_job(
         totals: Counters = empty_totals()
         skipped: list[SkippedRecord] = []
         tagged = False
+        origins_natural = False
         for number, (step, functions) in enumerate(zip(steps, pickled, strict=True), 1):
             last = number == len(steps)
             n_reduces = 0 if step.reducer is None else step.reducers or reducers
@@ -111,6 +112,7 @@ def launch_job(
                 value_key=functions["value_key"],
                 sort_values=step.sort_values,
                 tagged=tagged,
+                origins_natural=origins_natural,
                 max_skipped=max_skipped,
             )
             backend.prepare(spec, step.functions())
@@ -144,6 +146,8 @@ def launch_job(
             # Parts are in the step's output order when concatenated only if it had one
             # partition, or was map-only over records already in order.
             tagged = n_reduces > 1 or (n_reduces == 0 and tagged)
+            if n_reduces:  # the next step's origins are this step's reduced keys
+                origins_natural = merge_natively(r.family for r in results)
         elapsed = time.monotonic() - started
         result = _assemble(results, totals, elapsed, spec, steps[-1])
         result.skipped = skipped
@@ -275,5 +279,7 @@ def _assemble(
         )
     sources = [r.path if r.path is not None else r.data or b"" for r in results]
     if pairs:
-        return PairsResult(read_emitted(sources), counters, elapsed)
+        # An emitting reducer's parts carry its keys' family; a map-only step's, none.
+        by_origin = natural and step.reducer is not None
+        return PairsResult(read_emitted(sources, by_origin), counters, elapsed)
     return Result(read_parts_sorted(sources, natural), counters, elapsed)

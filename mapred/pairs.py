@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 
 from mapred.counters import Counters
@@ -100,6 +101,9 @@ class OutputPairs:
         return f"OutputPairs({os.fspath(self.directory)!r}, {len(self)} pairs)"
 
 
+_FIRST = itemgetter(0)
+
+
 def _origin_order(item: tuple[Any, Any]) -> Any:
     return total_order_key(item[0])
 
@@ -117,13 +121,14 @@ def merge_emitted(
         yield pair
 
 
-def read_emitted(sources: list[str | bytes]) -> PairsResult:
-    """All pairs of emitted parts, in order (see the module docstring)."""
+def read_emitted(sources: list[str | bytes], natural: bool = False) -> PairsResult:
+    """All pairs of emitted parts, in order (see the module docstring). ``natural``: the
+    origins compare natively in the total order (:func:`mapred.keys.merge_natively`)."""
     if len(sources) == 1:
         return PairsResult(pair for _, pairs in read_part_blocks(sources[0]) for pair in pairs)
     items: list[tuple[Any, Any]] = []
     for source in sources:
         for origins, pairs in read_part_blocks(source):
             items += zip(origins, pairs, strict=True)
-    items.sort(key=_origin_order)  # stable: parts are in order, each sorted by origin
+    items.sort(key=_FIRST if natural else _origin_order)  # stable: parts in order, by origin
     return PairsResult(pair for _, pair in items)

@@ -87,7 +87,7 @@ class ReduceResult:
     path: str | None
     data: bytes | None
     keys: int
-    family: str  # mapred.keys.key_family() of the keys: may they merge natively?
+    family: str  # key_family() of the reduced keys (an emitting reducer's: the origins)
     counters: Counters
     skipped: tuple[SkippedRecord, ...] = ()  # with max_skipped: the keys left out
 
@@ -106,7 +106,7 @@ class ReduceState:
         self.waiting: dict[int, tuple[Batch, ...]] = {}
         self.counters: Counters = {}
         spec = job.spec
-        self.order = value_order(job.value_key, spec.sort_values, spec.tagged)
+        self.order = value_order(job.value_key, spec.sort_values, spec.tagged, spec.origins_natural)
         self.context = TaskContext("reduce", spec.step, task.partition, task.attempt)
         # Combining on ingest would mix values before they are sorted by the user's key.
         self.combine_on_ingest = job.combiner is not None and job.value_key is None
@@ -196,8 +196,9 @@ class ReduceState:
         keys = list(groups)
         self.families.append(sort_keys(keys))
         values = list(map(groups.__getitem__, keys))
-        if self.order is not None:
-            for key_values in values:
+        if self.order is not None:  # a Python call per key only where there is order to make
+            several = map(_ONE.__lt__, map(len, values))
+            for key_values in itertools.compress(values, several):
                 key_values.sort(key=self.order)
         return keys, values
 
@@ -239,7 +240,6 @@ class ReduceState:
                     from mapred.emit import reduce_emitting
 
                     n_keys = reduce_emitting(self.job.reducer, groups, part, task)
-                    family = ""
                 else:
                     n_keys = self._reduce(groups, writer, flat_keys)
                     n_keys -= getattr(writer, "dropped", 0)
@@ -303,6 +303,7 @@ class ReduceState:
 
 
 _KEY = operator.itemgetter(0)
+_ONE = 1
 
 
 def _merged_family(families: list[str]) -> str:

@@ -21,18 +21,22 @@ from mapred.spill import Item
 ValueOrder = Callable[[Any], Any]
 
 
-def value_order(value_key: ValueOrder | None, sort_values: bool, tagged: bool) -> ValueOrder | None:
+def value_order(
+    value_key: ValueOrder | None, sort_values: bool, tagged: bool, origins_natural: bool = False
+) -> ValueOrder | None:
     """The sort key of a key's values as the reduce task holds them, or None (input order).
 
     Tagged values are ``(origin, value)``: ordered by the user's key of the value, if any,
-    then by origin (input order).
+    then by origin (input order); ``origins_natural``: origins compare natively in the
+    total order, so they sort in C.
     """
     user = value_key if value_key is not None else (_itself if sort_values else None)
     if not tagged:
         return user
+    origin = untag_origin if origins_natural else _origin_order
     if user is None:
-        return _origin_order
-    return lambda tagged_value: (user(tagged_value[1]), total_order_key(tagged_value[0]))
+        return origin
+    return lambda tagged_value: (user(tagged_value[1]), origin(tagged_value))
 
 
 def _itself(value: Any) -> Any:
@@ -44,6 +48,7 @@ def _origin_order(tagged_value: tuple[Any, Any]) -> Any:
 
 
 untag = itemgetter(1)
+untag_origin = itemgetter(0)
 
 
 def merge_runs_by_value(
