@@ -25,6 +25,7 @@ from mapred.counters import Counters
 from mapred.keys import total_order_key
 from mapred.output import read_part_blocks
 from mapred.quarantine import SkippedRecord
+from mapred.result import OnDisk
 
 
 class PairsResult(list[tuple[Any, Any]]):
@@ -66,7 +67,7 @@ class PairsResult(list[tuple[Any, Any]]):
         return f"PairsResult({list.__repr__(self)})"
 
 
-class OutputPairs:
+class OutputPairs(OnDisk):
     """The pairs of ``mapreduce(..., output=DIR)`` for a job that emits pairs, on disk.
 
     Iterating streams the part files merged in the order of :class:`PairsResult`,
@@ -76,26 +77,8 @@ class OutputPairs:
         directory, parts, counters, elapsed, skipped: as for :class:`mapred.OutputResult`.
     """
 
-    def __init__(
-        self,
-        directory: str,
-        parts: list[str],
-        counters: Counters,
-        elapsed: float,
-        storage_options: Any = None,
-    ) -> None:
-        self.directory = directory
-        self.parts = parts
-        self.counters = counters
-        self.elapsed = elapsed
-        self.skipped: list[SkippedRecord] = []
-        self._storage_options = storage_options
-
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         return merge_emitted(self.parts, self._storage_options)
-
-    def __len__(self) -> int:
-        return int(self.counters.get("mapred", {}).get("output_keys", 0))
 
     def __repr__(self) -> str:
         return f"OutputPairs({os.fspath(self.directory)!r}, {len(self)} pairs)"

@@ -58,7 +58,30 @@ class Result(dict[Any, Any]):
         return f"Result({dict.__repr__(self)})"
 
 
-class OutputResult(Mapping[Any, Any]):
+class OnDisk:
+    """What the results of ``output=DIR`` share: where the part files are, what the job
+    counted, and how long it took. ``len()`` reads no part: it is the job's count."""
+
+    def __init__(
+        self,
+        directory: str,
+        parts: list[str],
+        counters: Counters,
+        elapsed: float,
+        storage_options: Any = None,
+    ) -> None:
+        self.directory = directory
+        self.parts = parts
+        self.counters = counters
+        self.elapsed = elapsed
+        self.skipped: list[SkippedRecord] = []
+        self._storage_options = storage_options  # for a URL directory (fsspec)
+
+    def __len__(self) -> int:
+        return int(self.counters.get("mapred", {}).get("output_keys", 0))
+
+
+class OutputResult(OnDisk, Mapping[Any, Any]):
     """A read-only mapping over the part files of ``mapreduce(..., output=DIR)``.
 
     Returned by ``mapreduce`` when ``output`` is given; not made directly. Iterating
@@ -100,14 +123,9 @@ class OutputResult(Mapping[Any, Any]):
         natural: bool,
         storage_options: Any = None,
     ) -> None:
-        self.directory = directory
-        self.parts = parts
-        self.counters = counters
-        self.elapsed = elapsed
-        self.skipped: list[SkippedRecord] = []
+        super().__init__(directory, parts, counters, elapsed, storage_options)
         self._partition = partition
         self._natural = natural
-        self._storage_options = storage_options  # for a URL directory (fsspec)
         self._cursors = [_PartCursor(part, storage_options) for part in parts]
 
     def items(self) -> Any:  # a generator in key order; Mapping's view would re-read
@@ -122,9 +140,6 @@ class OutputResult(Mapping[Any, Any]):
 
     def __iter__(self) -> Iterator[Any]:
         return (key for key, _ in self.items())
-
-    def __len__(self) -> int:
-        return int(self.counters.get("mapred", {}).get("output_keys", 0))
 
     def __getitem__(self, key: Any) -> Any:
         return self._cursors[self._partition(key)].find(key)
