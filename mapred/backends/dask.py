@@ -54,7 +54,10 @@ Dask re-run: it becomes a ``"died"`` event with ``restarted`` set (the driver co
 and the task stays where it is), and a ``KilledWorker`` a plain ``"died"`` event (the
 driver submits a new attempt). The driver alone decides when a task has lost too many
 workers. Output of a dead attempt is never counted: only the attempt whose result the
-driver receives is committed.
+driver receives is committed. With ``max_skipped``, a map attempt keeps its note of the
+record it is on on its worker's host, and a restart's event carries the record its dead
+start was on (:mod:`mapred.backends.dask_notes`): two deaths in a row on one record, and
+the driver replaces Dask's re-run with an attempt that skips it, as with local processes.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
+from mapred.backends.dask_notes import NoteReads, Restart, Start
 from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
 from mapred.backends.dask_tasks import (
@@ -81,6 +85,7 @@ from mapred.backends.dask_tasks import (
     run_map,
     run_reduce,
 )
+from mapred.backends.processes import exit_reason
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
@@ -121,12 +126,7 @@ class _Running:
     received: set[int] = field(default_factory=set)  # map indexes committed
 
 
-@dataclass(frozen=True)
-class _Restart:
-    """Dask started an attempt again: the worker of its last start died."""
-
-    phase: str
-    index: int
+_NOTE_READ = object()  # in the inbox: a dead start's note is read (mapred.backends.dask_notes)
 
 
 class DaskBackend(Backend):
@@ -154,13 +154,18 @@ class DaskBackend(Backend):
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._running: dict[int, _Running] = {}
         self._lock = threading.Lock()  # _starts is written by the client's event loop thread
-        self._starts: dict[tuple[str, int, int], int] = {}  # (phase, index, attempt) -> starts
+        # (phase, index, attempt) -> its starts, and where the last one keeps its note
+        self._starts: dict[tuple[str, int, int], tuple[int, Start | None]] = {}
+        self._abandoned: set[tuple[str, int, int]] = set()  # attempts reset: deaths ignored
+        self._deferred: list[tuple[int, DaskFuture]] = []  # finished, after pending restarts
+        self._notes = NoteReads(client, partial(self._inbox.put, _NOTE_READ))
         self._job_id: str | None = None
         self._reduces_left = self._reducers = 0
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
         self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
         self._parts = StepParts()  # a step's output, held on the cluster for the next
+        self._skipping = False
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -173,10 +178,14 @@ class DaskBackend(Backend):
 
     def prepare(self, spec: JobSpec, functions: Mapping[str, Any]) -> None:
         """Start the job: its functions go to the cluster once, as a task's result."""
+        self._notes.clear()  # the job before's
         with self._lock:
             self._job_id = spec.job_id
             self._starts = {}
+        self._abandoned = set()
+        self._deferred = []
         self._reduces_left = self._reducers = spec.reducers
+        self._skipping = spec.max_skipped > 0
         self._outputs = {}
         self._shuffle = None
         self._parts.start(spec)
@@ -281,36 +290,49 @@ class DaskBackend(Backend):
 
     def _on_start(self, event: tuple[float, Any]) -> None:
         """Runs in the client's event loop: an attempt started on a worker."""
-        job_id, phase, index, attempt = event[1]
+        job_id, phase, index, attempt, where = event[1]
+        start = Start(*where) if where is not None else None
         with self._lock:
             if job_id != self._job_id:
                 return
             key = (phase, index, attempt)
-            starts = self._starts[key] = self._starts.get(key, 0) + 1
-        if starts > 1:  # Dask runs it again: the worker of its last start died
-            self._inbox.put(_Restart(phase, index))
+            starts, last = self._starts.get(key, (0, None))
+            self._starts[key] = (starts + 1, start)
+        if starts > 0:  # Dask runs it again: the worker of its last start died
+            self._inbox.put(Restart(phase, index, attempt, last))
 
     def wait(self, timeout: float) -> list[Event]:
         try:
             items = [self._inbox.get(timeout=timeout)]
         except queue.Empty:
-            return []
-        while True:
+            items = []
+        while items:
             try:
                 items.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        restarts: list[Event] = []
+        restarts: list[Event | None] = []
+        done, self._deferred = self._deferred, []
+        for item in items:
+            if isinstance(item, Restart):
+                if item.dead is not None and self._job_id is not None:
+                    self._notes.read(self._job_id, item)  # its event waits for the note
+                else:
+                    restarts.append(self._restart(item))
+            elif item is not _NOTE_READ:
+                done.append(item)
+        for restart, record, exitcode in self._notes.ready():
+            how = DASK_DEATH if exitcode is None else exit_reason(exitcode)
+            restarts.append(self._restart(restart, record, how, exitcode))
         finished: list[tuple[int, _Running, DaskFuture]] = []
         failed: list[tuple[int, _Running, DaskFuture]] = []
-        for item in items:
-            if isinstance(item, _Restart):
-                restarts.append(self._restart(item))
-                continue
-            slot, future = item
+        for slot, future in done:
             entry = self._running.get(slot)
             if entry is None or entry.watched is None or entry.watched is not future:
                 continue  # reset, or a stale attempt's future
+            if isinstance(entry.task, MapTask) and self._notes.pending(entry.task.index):
+                self._deferred.append((slot, future))  # after its restarts' events
+                continue
             # "lost" (finished, then its worker died) counts as finished: gather waits for
             # Dask to compute it again.
             erred = future.status in ("error", "cancelled")
@@ -320,13 +342,37 @@ class DaskBackend(Backend):
         events.extend(self._failure(slot, entry, future) for slot, entry, future in failed)
         for event in events:
             del self._running[cast(int, event.slot)]
-        return restarts + events
+        return [event for event in restarts if event is not None] + events
 
-    def _restart(self, restart: _Restart) -> Event:
-        """The "died" event of a task that Dask runs again, on its slot if it has one."""
+    def _restart(
+        self,
+        restart: Restart,
+        record: int | None = None,
+        how: str = DASK_DEATH,
+        exitcode: int | None = None,
+    ) -> Event | None:
+        """The "died" event of a task that Dask runs again, on its slot if it has one;
+        with the record its dead start was on when that attempt is still on its slot.
+        None for an attempt the driver gave up (reset): its deaths do not count."""
+        if (restart.phase, restart.index, restart.attempt) in self._abandoned:
+            return None
         task = (restart.phase, restart.index)
-        slot = next((s for s, e in self._running.items() if task_key(e.task) == task), None)
-        return Event(slot, "died", Death(DASK_DEATH, restarted=True, task=task))
+        slot = next(
+            (
+                s
+                for s, e in self._running.items()
+                if task_key(e.task) == task and e.task.attempt == restart.attempt
+            ),
+            None,
+        )
+        death = Death(
+            how,
+            exitcode,
+            restarted=True,
+            task=task,
+            record=record if slot is not None else None,
+        )
+        return Event(slot, "died", death)
 
     def _results(self, finished: list[tuple[int, _Running, DaskFuture]]) -> list[Event]:
         if not finished:
@@ -377,6 +423,8 @@ class DaskBackend(Backend):
         if isinstance(exc, TaskFailed):
             return Event(slot, "error", exc.packed)
         if isinstance(exc, KilledWorker):
+            if self._skipping and self._job_id is not None:  # notes nobody will read
+                self._notes.deaths(self._job_id)
             if exc.task not in {f.key for f in entry.futures}:
                 # Map output this reduce task needs died with its workers, and running the
                 # map task again killed a worker every time.
@@ -393,7 +441,13 @@ class DaskBackend(Backend):
 
     def reset(self, slot: int) -> None:
         entry = self._running.pop(slot, None)
-        if entry is not None and entry.futures:
+        if entry is None:
+            return
+        task = entry.task
+        self._abandoned.add((*task_key(task), task.attempt))
+        if self._skipping and self._job_id is not None:  # a re-run may die on, noted
+            self._notes.deaths(self._job_id)
+        if entry.futures:
             self._cancel(entry.futures)
 
     def _cancel(self, futures: list[DaskFuture]) -> None:
@@ -417,6 +471,7 @@ class DaskBackend(Backend):
         self._parts.clear()
         if futures:
             self._cancel(futures)
+        self._notes.clear()
         try:
             self.client.unsubscribe_topic(self._topic)
         except Exception:

@@ -1,0 +1,237 @@
+"""A record that kills its Dask worker (``max_skipped``): notes on the workers' hosts.
+
+With local processes a map attempt keeps its *note* (the record it is on,
+:class:`~mapred.skipping.RecordNote`) in the job's work directory, which the driver reads
+after a death. A Dask cluster has no disk the driver sees, so:
+
+1. *The note lives on the worker's host*: a file ``mapred-note-<job>-<task>-<attempt>-
+   <pid>-<token>`` in mapred's temp root there (:func:`note_file`), the same memory-mapped
+   8 bytes, written per record with no message to anyone. The attempt's start
+   announcement (:func:`~mapred.backends.dask_tasks.run_map`) names the note, its host,
+   and the worker's nanny and pid (:class:`Start`).
+2. *A death shows as a second start*: Dask runs an attempt again by itself when its
+   worker died, and the backend hears of the new start. It then reads the note of the
+   start before (:class:`NoteReads`): a small task pinned to that host (the nanny's new
+   worker, or any other worker there) reads and removes the note, and finds in the
+   nanny's log how the process ended (so that the message is the one local processes
+   give: ``exit code 7``, ``signal SIGSEGV (-11)``).
+3. *The driver decides, as with local processes*: the restart's ``"died"`` event carries
+   the record (``Death.record``) and waits until the note is read, in start order per
+   task; the :class:`~mapred.quarantine.Quarantine` skips a record only after two deaths
+   in a row on it, and the driver then replaces Dask's own re-run (which would die on it
+   once more) with a new attempt that skips it. A note that cannot be read (its host is
+   gone) reads as 0: a lost worker, never a skip.
+
+Notes of deaths nobody read (the re-run of an abandoned attempt, the last death before
+``WorkerLost``) are removed from every worker's host when the job ends
+(:func:`remove_notes`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from mapred.quarantine import read_note
+from mapred.workdirs import temp_root
+
+NOTE_PREFIX = "mapred-note-"
+READ_SECONDS = 60.0  # how long a restart waits for its note's host to run the read
+READ_PRIORITY = 100  # reads go before the tasks queued on the host (a re-run that dies)
+EXIT_SECONDS = 5.0  # how long the read waits for the dead start's process to be gone
+EXIT_LOG_SECONDS = 1.0  # and then for its nanny to log how it ended
+EXIT_LOG_LINES = 1000
+_EXIT = r"Worker process {pid} (?:exited with status (\d+)|was killed by signal (\d+))"
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where one start of a map attempt ran, and where it keeps its note."""
+
+    host: str
+    note: str
+    nanny: str | None
+    pid: int
+
+
+@dataclass(frozen=True)
+class Restart:
+    """Dask started an attempt again: the worker of its start before died."""
+
+    phase: str
+    index: int
+    attempt: int
+    dead: Start | None = None  # the start before, if it kept a note
+
+
+def note_file(job_id: str, index: int, attempt: int) -> str:
+    """A new note's path for one start of a map attempt, on this host."""
+    name = f"{NOTE_PREFIX}{job_id}-{index}-{attempt}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    return os.path.join(temp_root(), name)
+
+
+def read_dead_note(note: str, nanny: str | None, pid: int) -> tuple[int, int | None]:
+    """The ``mapred-readnote-…`` task, on the host of a start whose worker the scheduler
+    lost: the record it was on (0: none, or the process is still alive: the scheduler
+    gave up on a worker that did not die) and its exit code, if its nanny logged it
+    (negative: a signal). The note is removed."""
+    record = read_note(note)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(note)
+    if not record:
+        return 0, None
+    deadline = time.monotonic() + EXIT_SECONDS
+    gone: float | None = None  # when the process was first seen gone
+    while True:
+        exitcode = _logged_exit(nanny, pid) if nanny is not None else None
+        if exitcode is not None:
+            return record, exitcode
+        now = time.monotonic()
+        if gone is None and not _alive(pid):
+            gone = now
+        if gone is not None and (nanny is None or now - gone >= EXIT_LOG_SECONDS):
+            return record, None  # dead, but its nanny did not log how
+        if gone is None and now >= deadline:
+            return 0, None  # alive: not a death
+        time.sleep(0.05)
+
+
+def _logged_exit(nanny: str, pid: int) -> int | None:
+    """How worker process ``pid`` ended, from its nanny's log (it logs it as it reaps it)."""
+    from distributed import get_worker
+    from distributed.utils import sync
+
+    worker = get_worker()
+    try:
+        logs = sync(worker.loop, worker.rpc(nanny).get_logs, n=EXIT_LOG_LINES)
+    except Exception:  # the nanny is gone too
+        return None
+    pattern = re.compile(_EXIT.format(pid=pid))
+    for _, line in logs:
+        found = pattern.search(str(line))
+        if found is not None:
+            status, signal = found.groups()
+            return int(status) if status is not None else -int(signal)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host still exists (a zombie not yet reaped does)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # not ours to signal: it exists
+        return True
+    return True
+
+
+def remove_notes(job_ids: list[str]) -> int:
+    """Run on every worker when a job ends: remove its notes on this host (of deaths
+    nobody read); how many."""
+    removed = 0
+    for job_id in job_ids:
+        for path in glob.glob(os.path.join(glob.escape(temp_root()), f"{NOTE_PREFIX}{job_id}-*")):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+                removed += 1
+    return removed
+
+
+@dataclass
+class _Read:
+    restart: Restart
+    future: Any  # of read_dead_note, or None: nothing to read
+    deadline: float
+
+
+class NoteReads:
+    """The driver's reads of dead starts' notes, handed back in start order per task.
+
+    Args:
+        client: the backend's Dask client.
+        wake: called (in Dask's callback thread) when a read finishes.
+    """
+
+    def __init__(self, client: Any, wake: Any) -> None:
+        self.client = client
+        self.wake = wake
+        self._pending: dict[int, deque[_Read]] = {}  # map task -> its restarts, in order
+        self._jobs: list[str] = []  # jobs that may have left notes on the hosts
+
+    def read(self, job_id: str, restart: Restart) -> None:
+        """Start reading the note of ``restart``'s dead start, on its host."""
+        dead = restart.dead
+        assert dead is not None
+        if job_id not in self._jobs:
+            self._jobs.append(job_id)
+        future = self.client.submit(
+            read_dead_note,
+            dead.note,
+            dead.nanny,
+            dead.pid,
+            key=f"mapred-readnote-{uuid.uuid4().hex}",
+            workers=[dead.host],
+            allow_other_workers=False,
+            priority=READ_PRIORITY,
+            pure=False,
+        )
+        future.add_done_callback(lambda _: self.wake())
+        read = _Read(restart, future, time.monotonic() + READ_SECONDS)
+        self._pending.setdefault(restart.index, deque()).append(read)
+
+    def deaths(self, job_id: str) -> None:
+        """A job saw deaths it may not read the notes of: clean up its hosts at the end."""
+        if job_id not in self._jobs:
+            self._jobs.append(job_id)
+
+    def pending(self, index: int) -> bool:
+        """Whether map task ``index`` has a restart whose note is not read yet: its
+        attempt's result or failure waits (a task's events stay in order)."""
+        return index in self._pending
+
+    def ready(self) -> list[tuple[Restart, int, int | None]]:
+        """The restarts whose notes are read (or past waiting): each with the record its
+        dead start was on (0: none, or unknown) and its exit code, if known."""
+        now = time.monotonic()
+        done: list[tuple[Restart, int, int | None]] = []
+        for index in list(self._pending):
+            reads = self._pending[index]
+            while reads and (reads[0].future.done() or now >= reads[0].deadline):
+                read = reads.popleft()
+                done.append((read.restart, *self._outcome(read.future)))
+            if not reads:
+                del self._pending[index]
+        return done
+
+    def _outcome(self, future: Any) -> tuple[int, int | None]:
+        if future.status != "finished":  # erred, or its host has no worker any more
+            self._cancel([future])
+            return 0, None
+        try:
+            record, exitcode = future.result(timeout=READ_SECONDS)
+        except Exception:
+            return 0, None
+        return int(record), exitcode
+
+    def clear(self) -> None:
+        """The job is over: drop the reads not done; remove its notes on every host."""
+        futures = [read.future for reads in self._pending.values() for read in reads]
+        self._pending = {}
+        self._cancel(futures)
+        jobs, self._jobs = self._jobs, []
+        if jobs:  # (if the client or cluster is closing, the notes stay)
+            with contextlib.suppress(Exception):
+                self.client.run(remove_notes, jobs, on_error="ignore")
+
+    def _cancel(self, futures: list[Any]) -> None:
+        if futures:
+            with contextlib.suppress(Exception):
+                self.client.cancel(futures)
