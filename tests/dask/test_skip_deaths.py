@@ -13,6 +13,9 @@ backends alike, where a test lets workers die several times.
 from __future__ import annotations
 
 import functools
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from mapred import WorkerLost, mapreduce, read_text
 from tests.dask.conftest import fresh_cluster
 from tests.faults.test_skip_deaths import DEATHS, RAISES, N, expected, mapper, total
 
-pytestmark = [pytest.mark.dask, pytest.mark.faults, pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.dask, pytest.mark.faults, pytest.mark.timeout(180)]
 
 RETRIES = 12  # deaths lose other tasks' map output too: see the module's docstring
 
@@ -43,6 +46,7 @@ def run(backend: Any, deadly: set[int], how: str, marker: str | None = None, **o
     return mapreduce(job, total, range(N), chunksize=10, **options)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", DEATHS)
 def test_a_record_that_kills_its_dask_worker_is_skipped_as_on_processes(how: str) -> None:
     """Two deadly records: each skipped after two deaths on it, listed with the records
@@ -67,6 +71,7 @@ def test_a_record_that_kills_its_dask_worker_is_skipped_as_on_processes(how: str
     assert result.skipped == local.skipped
 
 
+@pytest.mark.slow
 def test_a_deadly_line_on_dask_is_named_by_file_and_line(tmp_path: Path) -> None:
     """A deadly line of a file split past byte 0: its path and line, as on processes."""
     path = tmp_path / "numbers.txt"
@@ -89,6 +94,7 @@ def parse(line: str, deadly: frozenset[int]) -> Iterator[tuple[int, int]]:
     yield from mapper(int(line), deadly, "segfault", None)
 
 
+@pytest.mark.slow
 def test_a_one_off_death_on_dask_is_retried_not_skipped(tmp_path: Path) -> None:
     """A worker that dies on a record once (not on the retry) is a lost worker: the record
     is read on the retry and counts."""
@@ -102,9 +108,69 @@ def test_a_one_off_death_on_dask_is_retried_not_skipped(tmp_path: Path) -> None:
     assert result.counters["mapred"]["task_retries"] >= 1
 
 
+@pytest.mark.slow
 def test_without_retries_a_deadly_record_on_dask_is_worker_lost() -> None:
     """``max_retries=0``: no second death to tell a bad record from a lost worker, so the
     first death ends the job with WorkerLost, as before."""
     with fresh_cluster() as client, pytest.raises(WorkerLost, match="all 1 attempts") as info:
         run(client, {13}, "os_exit", max_retries=0)
     assert info.value.task.startswith("map task")
+
+
+# The pieces, without a cluster.
+
+
+def test_a_note_is_trusted_only_once_its_process_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read of a dead start's note gives its record only if the process that wrote it
+    is gone (the scheduler may give up on a worker that still runs); it removes the note."""
+    from mapred.backends import dask_notes
+    from mapred.skipping import RecordNote
+
+    monkeypatch.setattr(dask_notes, "EXIT_SECONDS", 0.2)
+    for pid, expected_record in [(os.getpid(), 0), (_gone_pid(), 17)]:
+        note = RecordNote(str(tmp_path / "mapred-note-x"))
+        note.view[0] = 17
+        assert dask_notes.read_dead_note(note.path, None, pid) == (expected_record, None)
+        assert not os.path.exists(note.path)
+        note.close()
+
+
+def _gone_pid() -> int:
+    """The pid of a process that has ended and been waited for."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return int(child.pid)
+
+
+def test_notes_nobody_read_are_removed_by_job(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """At the end of a job, its notes on a host go; another job's stay."""
+    from mapred.backends import dask_notes
+
+    monkeypatch.setenv("MAPRED_TMPDIR", str(tmp_path))
+    ours = dask_notes.note_file("job1", 3, 1)
+    theirs = dask_notes.note_file("job2", 3, 1)
+    for path in (ours, theirs):
+        Path(path).write_bytes(b"\0" * 8)
+    assert dask_notes.remove_notes(["job1"]) == 1
+    assert not os.path.exists(ours)
+    assert os.path.exists(theirs)
+
+
+def test_the_quarantine_takes_the_record_the_backend_read() -> None:
+    """Two deaths in a row on one record (as a backend without a shared disk reads them)
+    skip it; a death outside the mapper (record 0) in between starts the count again."""
+    from mapred.quarantine import Quarantine
+
+    quarantine = Quarantine(limit=5, before=0, workdir=None)
+    assert quarantine.died_on_record(1, 1, "exit code 7", record=9) is None
+    assert quarantine.died_on_record(1, 1, "exit code 7", record=0) is None
+    assert quarantine.died_on_record(1, 1, "exit code 7", record=9) is None
+    skip = quarantine.died_on_record(1, 2, "signal SIGSEGV (-11)", record=9)
+    assert skip is not None
+    assert skip[0] == 9
+    assert "on 2 attempts (last: signal SIGSEGV (-11))" in skip[1]
+    assert quarantine.died_on_record(2, 1, "exit code 7") is None  # no record, no note
