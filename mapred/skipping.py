@@ -193,10 +193,13 @@ def skipping_map_job(
     """``job`` with its mapper wrapped for skipping (a shallow copy: the worker's cached
     job is left as it is). The caller closes the wrapper's note at the end."""
     spec = job.spec
-    path = _NOTE_PATH.get()
+    note = None
+    detached = _NOTE_PATH.get()
     if spec.workdir is not None:
-        path = note_path(spec.workdir, task.index, task.attempt)
-    note = RecordNote(path) if path is not None else None
+        note = RecordNote(note_path(spec.workdir, task.index, task.attempt))
+    elif detached is not None:
+        with contextlib.suppress(OSError):  # none: a death is a lost worker, as before
+            note = RecordNote(detached)
     mapper = SkippingMapper(job.mapper, context, task, spec.max_skipped, note)
     skipping = copy.copy(job)
     skipping.mapper = mapper.call

@@ -148,7 +148,7 @@ def remove_notes(job_ids: list[str]) -> int:
 @dataclass
 class _Read:
     restart: Restart
-    future: Any  # of read_dead_note, or None: nothing to read
+    future: Any  # of read_dead_note
     deadline: float
 
 
