@@ -65,7 +65,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -74,7 +73,7 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
-from mapred.backends.dask_notes import NoteReads, Restart, Start
+from mapred.backends.dask_notes import NoteReads, Restart, Starts
 from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
 from mapred.backends.dask_tasks import (
@@ -153,10 +152,7 @@ class DaskBackend(Backend):
         self._topic = f"mapred-starts-{uuid.uuid4().hex}"
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._running: dict[int, _Running] = {}
-        self._lock = threading.Lock()  # _starts is written by the client's event loop thread
-        # (phase, index, attempt) -> its starts, and where the last one keeps its note
-        self._starts: dict[tuple[str, int, int], tuple[int, Start | None]] = {}
-        self._abandoned: set[tuple[str, int, int]] = set()  # attempts reset: deaths ignored
+        self._starts = Starts()  # of the attempts: a second one is a Dask re-run
         self._deferred: list[tuple[int, DaskFuture]] = []  # finished, after pending restarts
         self._notes = NoteReads(client, partial(self._inbox.put, _NOTE_READ))
         self._job_id: str | None = None
@@ -179,10 +175,8 @@ class DaskBackend(Backend):
     def prepare(self, spec: JobSpec, functions: Mapping[str, Any]) -> None:
         """Start the job: its functions go to the cluster once, as a task's result."""
         self._notes.clear()  # the job before's
-        with self._lock:
-            self._job_id = spec.job_id
-            self._starts = {}
-        self._abandoned = set()
+        self._job_id = spec.job_id
+        self._starts.job(spec.job_id)
         self._deferred = []
         self._reduces_left = self._reducers = spec.reducers
         self._skipping = spec.max_skipped > 0
@@ -290,16 +284,9 @@ class DaskBackend(Backend):
 
     def _on_start(self, event: tuple[float, Any]) -> None:
         """Runs in the client's event loop: an attempt started on a worker."""
-        job_id, phase, index, attempt, where = event[1]
-        start = Start(*where) if where is not None else None
-        with self._lock:
-            if job_id != self._job_id:
-                return
-            key = (phase, index, attempt)
-            starts, last = self._starts.get(key, (0, None))
-            self._starts[key] = (starts + 1, start)
-        if starts > 0:  # Dask runs it again: the worker of its last start died
-            self._inbox.put(Restart(phase, index, attempt, last))
+        restart = self._starts.started(event[1])
+        if restart is not None:  # Dask runs it again: the worker of its last start died
+            self._inbox.put(restart)
 
     def wait(self, timeout: float) -> list[Event]:
         try:
@@ -354,7 +341,7 @@ class DaskBackend(Backend):
         """The "died" event of a task that Dask runs again, on its slot if it has one;
         with the record its dead start was on when that attempt is still on its slot.
         None for an attempt the driver gave up (reset): its deaths do not count."""
-        if (restart.phase, restart.index, restart.attempt) in self._abandoned:
+        if self._starts.abandoned(restart):
             return None
         task = (restart.phase, restart.index)
         slot = next(
@@ -444,7 +431,7 @@ class DaskBackend(Backend):
         if entry is None:
             return
         task = entry.task
-        self._abandoned.add((*task_key(task), task.attempt))
+        self._starts.abandon(*task_key(task), task.attempt)
         if self._skipping and self._job_id is not None:  # a re-run may die on, noted
             self._notes.deaths(self._job_id)
         if entry.futures:

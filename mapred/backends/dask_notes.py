@@ -33,6 +33,7 @@ import contextlib
 import glob
 import os
 import re
+import threading
 import time
 import uuid
 from collections import deque
@@ -69,6 +70,47 @@ class Restart:
     index: int
     attempt: int
     dead: Start | None = None  # the start before, if it kept a note
+
+
+class Starts:
+    """The starts of one job's attempts, as the tasks announce them: a second start of
+    one attempt is a Dask re-run, so the worker of the start before died (or lost the
+    task's output). Written by the client's event loop thread, hence the lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.job_id: str | None = None
+        # (phase, index, attempt) -> its starts, and the last one's note (if any)
+        self._starts: dict[tuple[str, int, int], tuple[int, Start | None]] = {}
+        self._abandoned: set[tuple[str, int, int]] = set()  # given up: deaths ignored
+
+    def job(self, job_id: str) -> None:
+        """A new job starts: forget the last one's starts."""
+        with self._lock:
+            self.job_id = job_id
+            self._starts = {}
+            self._abandoned = set()
+
+    def started(self, message: list[Any]) -> Restart | None:
+        """An attempt's start announcement; the Restart if it is not its first start."""
+        job_id, phase, index, attempt, where = message
+        start = Start(*where) if where is not None else None
+        with self._lock:
+            if job_id != self.job_id:
+                return None
+            key = (phase, index, attempt)
+            starts, last = self._starts.get(key, (0, None))
+            self._starts[key] = (starts + 1, start)
+        return Restart(phase, index, attempt, last) if starts else None
+
+    def abandon(self, phase: str, index: int, attempt: int) -> None:
+        """The driver gave up the attempt (cancelled): its later deaths do not count."""
+        with self._lock:
+            self._abandoned.add((phase, index, attempt))
+
+    def abandoned(self, restart: Restart) -> bool:
+        with self._lock:
+            return (restart.phase, restart.index, restart.attempt) in self._abandoned
 
 
 def note_file(job_id: str, index: int, attempt: int) -> str:
