@@ -241,14 +241,17 @@ class NoteReads:
 
     def ready(self) -> list[tuple[Restart, int, int | None]]:
         """The restarts whose notes are read (or past waiting): each with the record its
-        dead start was on (0: none, or unknown) and its exit code, if known."""
+        dead start was on (0: none, or unknown) and its exit code, if known. One per task
+        at a time: the driver may give the attempt up on it, and then the next is void."""
         now = time.monotonic()
         done: list[tuple[Restart, int, int | None]] = []
         for index in list(self._pending):
             reads = self._pending[index]
-            while reads and (reads[0].future.done() or now >= reads[0].deadline):
+            if reads[0].future.done() or now >= reads[0].deadline:
                 read = reads.popleft()
                 done.append((read.restart, *self._outcome(read.future)))
+                if reads and reads[0].future.done():
+                    self.wake()  # the next one at the next wait
             if not reads:
                 del self._pending[index]
         return done
