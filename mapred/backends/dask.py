@@ -73,7 +73,7 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
-from mapred.backends.dask_notes import NoteReads, Restart, Starts
+from mapred.backends.dask_notes import DeathFound, NoteReads, Restart, Starts
 from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
 from mapred.backends.dask_tasks import (
@@ -174,7 +174,7 @@ class DaskBackend(Backend):
 
     def prepare(self, spec: JobSpec, functions: Mapping[str, Any]) -> None:
         """Start the job: its functions go to the cluster once, as a task's result."""
-        self._notes.clear()  # the job before's
+        self._notes.clear(self._starts.hosts())  # the job before's
         self._job_id = spec.job_id
         self._starts.job(spec.job_id)
         self._deferred = []
@@ -308,9 +308,10 @@ class DaskBackend(Backend):
                     restarts.append(self._restart(item))
             elif item is not _NOTE_READ:
                 done.append(item)
-        for restart, record, exitcode in self._notes.ready():
-            how = DASK_DEATH if exitcode is None else exit_reason(exitcode)
-            restarts.append(self._restart(restart, record, how, exitcode))
+        for restart, outcome in self._notes.ready():
+            if outcome is not None:  # (None: the start that took the note reports it)
+                record, exitcode = outcome
+                restarts.append(self._restart(restart, record, _how(exitcode), exitcode))
         finished: list[tuple[int, _Running, DaskFuture]] = []
         failed: list[tuple[int, _Running, DaskFuture]] = []
         for slot, future in done:
@@ -409,6 +410,10 @@ class DaskBackend(Backend):
         exc = future.exception()
         if isinstance(exc, TaskFailed):
             return Event(slot, "error", exc.packed)
+        if isinstance(exc, DeathFound):  # a start found its attempt's death on its host
+            if self._job_id is not None:
+                self._notes.deaths(self._job_id)
+            return Event(slot, "died", Death(_how(exc.exitcode), exc.exitcode, record=exc.record))
         if isinstance(exc, KilledWorker):
             if self._skipping and self._job_id is not None:  # notes nobody will read
                 self._notes.deaths(self._job_id)
@@ -458,7 +463,7 @@ class DaskBackend(Backend):
         self._parts.clear()
         if futures:
             self._cancel(futures)
-        self._notes.clear()
+        self._notes.clear(self._starts.hosts())
         try:
             self.client.unsubscribe_topic(self._topic)
         except Exception:
@@ -468,6 +473,11 @@ class DaskBackend(Backend):
         handlers = getattr(self.client, "_event_handlers", None)
         if isinstance(handlers, dict):
             handlers.pop(self._topic, None)
+
+
+def _how(exitcode: int | None) -> str:
+    """How a Dask worker died, for messages: as local processes say it, if known."""
+    return DASK_DEATH if exitcode is None else exit_reason(exitcode)
 
 
 def _weak_handler(method: Any) -> Any:

@@ -18,7 +18,7 @@ from copy import copy
 from dataclasses import replace
 from operator import itemgetter
 
-from mapred.backends.dask_notes import note_file
+from mapred.backends.dask_notes import DeathFound, deaths_here, note_file
 from mapred.collector import job_thresholds
 from mapred.errors import MapredError, pack_exception, safe_str, short_repr, task_error
 from mapred.job import JobLoader, JobSpec
@@ -124,7 +124,12 @@ def run_map(
     ``part``: the previous step's output this task maps, the result of the task that
     made it (Dask brings it from the worker holding it), when the driver gave its key.
     """
-    note = note_file(spec.job_id, index, attempt) if spec.max_skipped else None
+    note = None
+    if spec.max_skipped:
+        found = deaths_here(spec.job_id, index, attempt)
+        if found is not None:  # an earlier start died here: end the attempt, no user code
+            raise DeathFound(*found)
+        note = note_file(spec.job_id, index, attempt, _nanny())
     _announce(topic, spec.job_id, "map", index, attempt, note)
     try:
         loaded: MapTask = loads(task)
@@ -220,6 +225,14 @@ def run_reduce(
     except BaseException as exc:
         failure = _failed(exc)
     raise failure  # outside the except block: see run_map
+
+
+def _nanny() -> str | None:
+    try:
+        nanny = get_worker().nanny  # its address
+    except ValueError:
+        return None
+    return nanny if isinstance(nanny, str) else None
 
 
 def _local_directory() -> str | None:

@@ -137,6 +137,26 @@ def test_a_note_is_trusted_only_once_its_process_is_gone(
         note.close()
 
 
+def test_a_start_takes_the_note_of_its_attempt_dead_on_its_host(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A start finds the note an earlier start of its attempt left on this host (its
+    process gone) and takes it, once: the read after it leaves the death to that start."""
+    from mapred.backends import dask_notes
+    from mapred.skipping import RecordNote
+
+    monkeypatch.setenv("MAPRED_TMPDIR", str(tmp_path))
+    path = dask_notes.note_file("job", 2, 1, None).replace(f"-{os.getpid()}-", f"-{_gone_pid()}-")
+    note = RecordNote(path)
+    note.view[0] = 5
+    assert dask_notes.deaths_here("job", 3, 1) is None  # another task's
+    assert dask_notes.deaths_here("job", 2, 1) == (5, None)
+    assert dask_notes.deaths_here("job", 2, 1) is None  # taken
+    assert dask_notes.read_dead_note(path, None, 1) is None
+    note.close()
+    assert dask_notes.remove_notes(["job"]) == 1  # the taken note goes with the job
+
+
 def _gone_pid() -> int:
     """The pid of a process that has ended and been waited for."""
     child = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -151,8 +171,8 @@ def test_notes_nobody_read_are_removed_by_job(
     from mapred.backends import dask_notes
 
     monkeypatch.setenv("MAPRED_TMPDIR", str(tmp_path))
-    ours = dask_notes.note_file("job1", 3, 1)
-    theirs = dask_notes.note_file("job2", 3, 1)
+    ours = dask_notes.note_file("job1", 3, 1, "tcp://127.0.0.1:1234")
+    theirs = dask_notes.note_file("job2", 3, 1, None)
     for path in (ours, theirs):
         Path(path).write_bytes(b"\0" * 8)
     assert dask_notes.remove_notes(["job1"]) == 1
