@@ -5,26 +5,26 @@ With local processes a map attempt keeps its *note* (the record it is on,
 after a death. A Dask cluster has no disk the driver sees, so:
 
 1. *The note lives on the worker's host*: a file ``mapred-note-<job>-<task>-<attempt>-
-   <pid>-<token>`` in mapred's temp root there (:func:`note_file`), the same memory-mapped
-   8 bytes, written per record with no message to anyone. The attempt's start
-   announcement (:func:`~mapred.backends.dask_tasks.run_map`) names the note, its host,
-   and the worker's nanny and pid (:class:`Start`).
-2. *A death shows as a second start*: Dask runs an attempt again by itself when its
-   worker died, and the backend hears of the new start. It then reads the note of the
-   start before (:class:`NoteReads`): a small task pinned to that host (the nanny's new
-   worker, or any other worker there) reads and removes the note, and finds in the
-   nanny's log how the process ended (so that the message is the one local processes
-   give: ``exit code 7``, ``signal SIGSEGV (-11)``).
-3. *The driver decides, as with local processes*: the restart's ``"died"`` event carries
-   the record (``Death.record``) and waits until the note is read, in start order per
-   task; the :class:`~mapred.quarantine.Quarantine` skips a record only after two deaths
-   in a row on it, and the driver then replaces Dask's own re-run (which would die on it
-   once more) with a new attempt that skips it. A note that cannot be read (its host is
-   gone) reads as 0: a lost worker, never a skip.
+   <pid>-<nanny>-<token>`` in mapred's temp root there (:func:`note_file`), the same
+   memory-mapped 8 bytes, written per record with no message to anyone.
+2. *A death shows as Dask's re-run* of the attempt. A re-run on the same host first
+   looks for its attempt's notes whose process is gone (:func:`deaths_here`; a running
+   or dying process is never taken for a dead one), takes them (a rename: one reader
+   only) and ends the attempt at once with :class:`DeathFound` (record and exit code),
+   without running the mapper: a deadly record costs two deaths, as with local
+   processes. A re-run elsewhere announces its start (naming its host, note, nanny and
+   pid: :class:`Start`); the backend then reads the dead start's note by a task pinned
+   to that host (:class:`NoteReads`, :func:`read_dead_note`), unless a start there took
+   it first (it reports the death itself). How the process ended comes from its nanny's
+   log, so that the message is the one local processes give (``exit code 7``).
+3. *The driver decides, as with local processes*: the event carries the record
+   (``Death.record``); a restart's event waits until the note is read, in start order
+   per task; the :class:`~mapred.quarantine.Quarantine` skips a record only after two
+   deaths in a row on it, and the driver then replaces Dask's re-run with an attempt
+   that skips it. A note that cannot be read (its host is gone) is a lost worker.
 
-Notes of deaths nobody read (the re-run of an abandoned attempt, the last death before
-``WorkerLost``) are removed from every worker's host when the job ends
-(:func:`remove_notes`).
+The job's notes (taken or not) are removed from its hosts when it ends
+(:func:`remove_notes`, by a task pinned to each host).
 """
 
 from __future__ import annotations
