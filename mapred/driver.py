@@ -239,9 +239,18 @@ class Driver:
 
     def _handle(self, event: Event) -> None:
         if event.kind == "died" and event.payload.restarted:
-            # The backend runs the task again by itself: the loss counts, the task stays.
-            on_slot = self.running.get(event.slot) if event.slot is not None else None
-            self._count_loss(event.payload, on_slot)
+            # The backend runs the task again by itself: the loss counts, the task stays;
+            # unless it died on the same record again: then a new attempt skips it.
+            slot = event.slot
+            on_slot = self.running.get(slot) if slot is not None else None
+            if slot is None or on_slot is None or not self._died_on_record(on_slot, event.payload):
+                self._count_loss(event.payload, on_slot)
+                return
+            self.backend.reset(slot)  # its own re-run would die on the record
+            del self.running[slot]
+            self.idle.add(slot)
+            self.counters[BUILTIN_GROUP][TASK_RETRIES] += 1
+            self._retry(on_slot)
             return
         assert event.slot is not None
         task = self.running.pop(event.slot, None)
@@ -325,7 +334,7 @@ class Driver:
         are forgiven (they do not count against ``max_retries``)."""
         if not isinstance(task, MapTask):
             return False
-        bad = self.quarantine.died_on_record(task.index, task.attempt, death.how)
+        bad = self.quarantine.died_on_record(task.index, task.attempt, death.how, death.record)
         if bad is None:
             return False
         self.skip_next[task.index] = (*task.skip, bad)

@@ -11,8 +11,8 @@ A record that kills its worker cannot be caught: a map attempt keeps a *note* of
 record it is on (a small file in the step's work directory, :func:`note_path`); the
 driver reads a dead attempt's note (:meth:`Quarantine.died_on_record`), and once two
 attempts of a task in a row died on the same record, the next attempt skips it
-(``MapTask.skip``). On a backend without a shared disk (Dask) there is no note, and
-such a death is a lost worker as before.
+(``MapTask.skip``). On Dask, the note lives on the worker's host, and the backend reads
+it for the driver (:mod:`mapred.backends.dask_notes`; ``Death.record``).
 """
 
 from __future__ import annotations
@@ -181,15 +181,24 @@ class Quarantine:
         error.__cause__ = exc.__cause__
         return error
 
-    def died_on_record(self, index: int, attempt: int, how: str) -> tuple[int, str] | None:
+    def died_on_record(
+        self, index: int, attempt: int, how: str, record: int | None = None
+    ) -> tuple[int, str] | None:
         """Map task ``index``'s ``attempt`` died (``how``): the record to skip from now
-        on, with why, when the attempt before it died on the same record; else None."""
-        if not self.limit or self.workdir is None:
+        on, with why, when the attempt before it died on the same record; else None.
+
+        ``record``: the record the attempt was on (0: none), as the backend read it from
+        a note off the driver's disk; None: read the note in the work directory.
+        """
+        if not self.limit:
             return None
-        path = note_path(self.workdir, index, attempt)
-        record = read_note(path)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(path)
+        if record is None:
+            if self.workdir is None:
+                return None
+            path = note_path(self.workdir, index, attempt)
+            record = read_note(path)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
         if record == 0:  # not inside the mapper: a lost worker, as without skipping
             self.deaths.pop(index, None)
             return None

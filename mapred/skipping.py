@@ -12,7 +12,9 @@ A record that kills its worker (a segfault in a C extension, ``os._exit``) canno
 caught. The wrapper keeps a *note* of the record it is on: 8 bytes of a small file in
 the step's work directory, mapped in memory (:class:`RecordNote`), written before each
 mapper call and cleared after it (an assignment, no system call), which outlives the
-process; the driver reads it (:mod:`mapred.quarantine`).
+process; the driver reads it (:mod:`mapred.quarantine`). A task without a work directory
+(on Dask) keeps it where :func:`notes_at` says (on the worker's host: see
+:mod:`mapred.backends.dask_notes`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import mmap
 import os
 import types
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 
 from mapred.errors import safe_str, short_repr
@@ -32,6 +35,20 @@ from mapred.quarantine import DIED, NOTE_BYTES, SkippedRecord, check_limit, note
 if TYPE_CHECKING:
     from mapred.context import TaskContext
     from mapred.job import LoadedJob
+
+
+# Where a map attempt without a work directory keeps its note (None: it keeps none).
+_NOTE_PATH: ContextVar[str | None] = ContextVar("mapred_note_path", default=None)
+
+
+@contextlib.contextmanager
+def notes_at(path: str | None) -> Iterator[None]:
+    """Within: a map attempt run without a work directory keeps its note at ``path``."""
+    token = _NOTE_PATH.set(path)
+    try:
+        yield
+    finally:
+        _NOTE_PATH.reset(token)
 
 
 class RecordNote:
@@ -177,8 +194,12 @@ def skipping_map_job(
     job is left as it is). The caller closes the wrapper's note at the end."""
     spec = job.spec
     note = None
+    detached = _NOTE_PATH.get()
     if spec.workdir is not None:
         note = RecordNote(note_path(spec.workdir, task.index, task.attempt))
+    elif detached is not None:
+        with contextlib.suppress(OSError):  # none: a death is a lost worker, as before
+            note = RecordNote(detached)
     mapper = SkippingMapper(job.mapper, context, task, spec.max_skipped, note)
     skipping = copy.copy(job)
     skipping.mapper = mapper.call

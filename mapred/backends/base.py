@@ -45,6 +45,9 @@ class Death:
             output died with its worker); None for the task on the event's slot.
         input_lost: the task's input died with its workers and cannot be made again:
             running the task again cannot help.
+        record: for a map attempt run with ``max_skipped`` whose note is not on the
+            driver's disk, the record it was on (from 1; 0: none), as the backend read
+            it (:mod:`mapred.backends.dask_notes`); None: the driver reads the note.
     """
 
     how: str
@@ -52,6 +55,7 @@ class Death:
     restarted: bool = False
     task: tuple[str, int] | None = None
     input_lost: bool = False
+    record: int | None = None
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ Dask re-run: it becomes a ``"died"`` event with ``restarted`` set (the driver co
 and the task stays where it is), and a ``KilledWorker`` a plain ``"died"`` event (the
 driver submits a new attempt). The driver alone decides when a task has lost too many
 workers. Output of a dead attempt is never counted: only the attempt whose result the
-driver receives is committed.
+driver receives is committed. With ``max_skipped``, a map attempt keeps its note of the
+record it is on on its worker's host, and a restart's event carries the record its dead
+start was on (:mod:`mapred.backends.dask_notes`): two deaths in a row on one record, and
+the driver replaces Dask's re-run with an attempt that skips it, as with local processes.
 """
 
 from __future__ import annotations
@@ -62,7 +65,6 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import threading
 import uuid
 import weakref
 from collections.abc import Mapping
@@ -71,6 +73,7 @@ from functools import partial
 from typing import Any, cast
 
 from mapred.backends.base import Backend, Death, Event, task_key
+from mapred.backends.dask_notes import DeathFound, NoteReads, Restart, Starts
 from mapred.backends.dask_parts import StepParts
 from mapred.backends.dask_shuffle import cut_by_partition
 from mapred.backends.dask_tasks import (
@@ -81,6 +84,7 @@ from mapred.backends.dask_tasks import (
     run_map,
     run_reduce,
 )
+from mapred.backends.processes import exit_reason
 from mapred.errors import MapredError, pack_exception
 from mapred.job import JobSpec
 from mapred.maptask import MapTask
@@ -121,12 +125,7 @@ class _Running:
     received: set[int] = field(default_factory=set)  # map indexes committed
 
 
-@dataclass(frozen=True)
-class _Restart:
-    """Dask started an attempt again: the worker of its last start died."""
-
-    phase: str
-    index: int
+_NOTE_READ = object()  # in the inbox: a dead start's note is read (mapred.backends.dask_notes)
 
 
 class DaskBackend(Backend):
@@ -153,14 +152,16 @@ class DaskBackend(Backend):
         self._topic = f"mapred-starts-{uuid.uuid4().hex}"
         self._inbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._running: dict[int, _Running] = {}
-        self._lock = threading.Lock()  # _starts is written by the client's event loop thread
-        self._starts: dict[tuple[str, int, int], int] = {}  # (phase, index, attempt) -> starts
+        self._starts = Starts()  # of the attempts: a second one is a Dask re-run
+        self._deferred: list[tuple[int, DaskFuture]] = []  # finished, after pending restarts
+        self._notes = NoteReads(client, partial(self._inbox.put, _NOTE_READ))
         self._job_id: str | None = None
         self._reduces_left = self._reducers = 0
         self._spec: DaskFuture | None = None
         self._outputs: dict[int, DaskFuture] = {}  # committed map task -> its result
         self._shuffle: list[list[DaskFuture]] | None = None  # per group, per partition
         self._parts = StepParts()  # a step's output, held on the cluster for the next
+        self._skipping = False
         self._closed = False
         client.subscribe_topic(self._topic, _weak_handler(self._on_start))
 
@@ -173,10 +174,12 @@ class DaskBackend(Backend):
 
     def prepare(self, spec: JobSpec, functions: Mapping[str, Any]) -> None:
         """Start the job: its functions go to the cluster once, as a task's result."""
-        with self._lock:
-            self._job_id = spec.job_id
-            self._starts = {}
+        self._notes.clear(self._starts.hosts())  # the job before's
+        self._job_id = spec.job_id
+        self._starts.job(spec.job_id)
+        self._deferred = []
         self._reduces_left = self._reducers = spec.reducers
+        self._skipping = spec.max_skipped > 0
         self._outputs = {}
         self._shuffle = None
         self._parts.start(spec)
@@ -281,36 +284,43 @@ class DaskBackend(Backend):
 
     def _on_start(self, event: tuple[float, Any]) -> None:
         """Runs in the client's event loop: an attempt started on a worker."""
-        job_id, phase, index, attempt = event[1]
-        with self._lock:
-            if job_id != self._job_id:
-                return
-            key = (phase, index, attempt)
-            starts = self._starts[key] = self._starts.get(key, 0) + 1
-        if starts > 1:  # Dask runs it again: the worker of its last start died
-            self._inbox.put(_Restart(phase, index))
+        restart = self._starts.started(event[1])
+        if restart is not None:  # Dask runs it again: the worker of its last start died
+            self._inbox.put(restart)
 
     def wait(self, timeout: float) -> list[Event]:
         try:
             items = [self._inbox.get(timeout=timeout)]
         except queue.Empty:
-            return []
-        while True:
+            items = []
+        while items:
             try:
                 items.append(self._inbox.get_nowait())
             except queue.Empty:
                 break
-        restarts: list[Event] = []
+        restarts: list[Event | None] = []
+        done, self._deferred = self._deferred, []
+        for item in items:
+            if isinstance(item, Restart):
+                if item.dead is not None and self._job_id is not None:
+                    self._notes.read(self._job_id, item)  # its event waits for the note
+                else:
+                    restarts.append(self._restart(item))
+            elif item is not _NOTE_READ:
+                done.append(item)
+        for restart, outcome in self._notes.ready():
+            if outcome is not None:  # (None: the start that took the note reports it)
+                record, exitcode = outcome
+                restarts.append(self._restart(restart, record, _how(exitcode), exitcode))
         finished: list[tuple[int, _Running, DaskFuture]] = []
         failed: list[tuple[int, _Running, DaskFuture]] = []
-        for item in items:
-            if isinstance(item, _Restart):
-                restarts.append(self._restart(item))
-                continue
-            slot, future = item
+        for slot, future in done:
             entry = self._running.get(slot)
             if entry is None or entry.watched is None or entry.watched is not future:
                 continue  # reset, or a stale attempt's future
+            if isinstance(entry.task, MapTask) and self._notes.pending(entry.task.index):
+                self._deferred.append((slot, future))  # after its restarts' events
+                continue
             # "lost" (finished, then its worker died) counts as finished: gather waits for
             # Dask to compute it again.
             erred = future.status in ("error", "cancelled")
@@ -320,13 +330,37 @@ class DaskBackend(Backend):
         events.extend(self._failure(slot, entry, future) for slot, entry, future in failed)
         for event in events:
             del self._running[cast(int, event.slot)]
-        return restarts + events
+        return [event for event in restarts if event is not None] + events
 
-    def _restart(self, restart: _Restart) -> Event:
-        """The "died" event of a task that Dask runs again, on its slot if it has one."""
+    def _restart(
+        self,
+        restart: Restart,
+        record: int | None = None,
+        how: str = DASK_DEATH,
+        exitcode: int | None = None,
+    ) -> Event | None:
+        """The "died" event of a task that Dask runs again, on its slot if it has one;
+        with the record its dead start was on when that attempt is still on its slot.
+        None for an attempt the driver gave up (reset): its deaths do not count."""
+        if self._starts.abandoned(restart):
+            return None
         task = (restart.phase, restart.index)
-        slot = next((s for s, e in self._running.items() if task_key(e.task) == task), None)
-        return Event(slot, "died", Death(DASK_DEATH, restarted=True, task=task))
+        slot = next(
+            (
+                s
+                for s, e in self._running.items()
+                if task_key(e.task) == task and e.task.attempt == restart.attempt
+            ),
+            None,
+        )
+        death = Death(
+            how,
+            exitcode,
+            restarted=True,
+            task=task,
+            record=record if slot is not None else None,
+        )
+        return Event(slot, "died", death)
 
     def _results(self, finished: list[tuple[int, _Running, DaskFuture]]) -> list[Event]:
         if not finished:
@@ -376,7 +410,13 @@ class DaskBackend(Backend):
         exc = future.exception()
         if isinstance(exc, TaskFailed):
             return Event(slot, "error", exc.packed)
+        if isinstance(exc, DeathFound):  # a start found its attempt's death on its host
+            if self._job_id is not None:
+                self._notes.deaths(self._job_id)
+            return Event(slot, "died", Death(_how(exc.exitcode), exc.exitcode, record=exc.record))
         if isinstance(exc, KilledWorker):
+            if self._skipping and self._job_id is not None:  # notes nobody will read
+                self._notes.deaths(self._job_id)
             if exc.task not in {f.key for f in entry.futures}:
                 # Map output this reduce task needs died with its workers, and running the
                 # map task again killed a worker every time.
@@ -393,7 +433,13 @@ class DaskBackend(Backend):
 
     def reset(self, slot: int) -> None:
         entry = self._running.pop(slot, None)
-        if entry is not None and entry.futures:
+        if entry is None:
+            return
+        task = entry.task
+        self._starts.abandon(*task_key(task), task.attempt)
+        if self._skipping and self._job_id is not None:  # a re-run may die on, noted
+            self._notes.deaths(self._job_id)
+        if entry.futures:
             self._cancel(entry.futures)
 
     def _cancel(self, futures: list[DaskFuture]) -> None:
@@ -417,6 +463,7 @@ class DaskBackend(Backend):
         self._parts.clear()
         if futures:
             self._cancel(futures)
+        self._notes.clear(self._starts.hosts())
         try:
             self.client.unsubscribe_topic(self._topic)
         except Exception:
@@ -426,6 +473,11 @@ class DaskBackend(Backend):
         handlers = getattr(self.client, "_event_handlers", None)
         if isinstance(handlers, dict):
             handlers.pop(self._topic, None)
+
+
+def _how(exitcode: int | None) -> str:
+    """How a Dask worker died, for messages: as local processes say it, if known."""
+    return DASK_DEATH if exitcode is None else exit_reason(exitcode)
 
 
 def _weak_handler(method: Any) -> Any:

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import heapq
 import logging
+import os
 import shutil
 import tempfile
 from copy import copy
 from dataclasses import replace
 from operator import itemgetter
 
+from mapred.backends.dask_notes import DeathFound, deaths_here, note_file
 from mapred.collector import job_thresholds
 from mapred.errors import MapredError, pack_exception, safe_str, short_repr, task_error
 from mapred.job import JobLoader, JobSpec
@@ -24,11 +26,13 @@ from mapred.maptask import MapResult, MapTask, execute_map_task
 from mapred.reducetask import ReduceResult, ReduceState, ReduceTask
 from mapred.serde import loads
 from mapred.shuffle import Batch
+from mapred.skipping import notes_at
 
 # Importable without Dask (pytest's doctest collection imports every module); the
 # backend refuses to start without it.
 try:
     from distributed import get_worker
+    from distributed.comm.addressing import get_address_host
     from distributed.utils import sync
 except ImportError:  # tested in a subprocess without Dask
     pass
@@ -73,18 +77,25 @@ def job_spec(spec: JobSpec) -> JobSpec:
     return spec
 
 
-def _announce(topic: str, job_id: str, phase: str, index: int, attempt: int) -> None:
+def _announce(
+    topic: str, job_id: str, phase: str, index: int, attempt: int, note: str | None = None
+) -> None:
     """Tell the backend an attempt starts: how it learns that Dask re-ran a task.
 
     A round trip to the scheduler, before any user code runs: ``Worker.log_event``
     would only queue the message, and a worker killed within milliseconds takes it
     along. The scheduler passes the event to the client ahead of the task's result.
+    ``note``: where a map attempt run with ``max_skipped`` keeps its note; the message
+    says on which host, with the worker's nanny and pid (a ``dask_notes.Start``).
     """
     try:
         worker = get_worker()
     except ValueError:  # called outside a Dask worker
         return
-    message = [job_id, phase, index, attempt]
+    where = None
+    if note is not None:
+        where = [get_address_host(worker.address), note, worker.nanny, os.getpid()]
+    message = [job_id, phase, index, attempt, where]
     try:
         sync(worker.loop, worker.scheduler.log_event, topic=topic, msg=message)
     except Exception:  # the scheduler is unreachable just now: the queued way, at least
@@ -113,12 +124,18 @@ def run_map(
     ``part``: the previous step's output this task maps, the result of the task that
     made it (Dask brings it from the worker holding it), when the driver gave its key.
     """
-    _announce(topic, spec.job_id, "map", index, attempt)
+    note = None
+    if spec.max_skipped:
+        found = deaths_here(spec.job_id, index, attempt)
+        if found is not None:  # an earlier start died here: end the attempt, no user code
+            raise DeathFound(*found)
+        note = note_file(spec.job_id, index, attempt, _nanny())
+    _announce(topic, spec.job_id, "map", index, attempt, note)
     try:
         loaded: MapTask = loads(task)
         if part is not None:
             loaded = replace(loaded, part=part_bytes(part))
-        with job_thresholds():
+        with job_thresholds(), notes_at(note):
             return execute_map_task(_loader.load(spec), loaded)
     except BaseException as exc:  # SystemExit from user code too: it fails this task
         failure = _failed(exc)
@@ -208,6 +225,14 @@ def run_reduce(
     except BaseException as exc:
         failure = _failed(exc)
     raise failure  # outside the except block: see run_map
+
+
+def _nanny() -> str | None:
+    try:
+        nanny = get_worker().nanny  # its address
+    except ValueError:
+        return None
+    return nanny if isinstance(nanny, str) else None
 
 
 def _local_directory() -> str | None:
