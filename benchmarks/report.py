@@ -142,26 +142,18 @@ def targets(measured: dict[str, list[Run]]) -> list[dict[str, Any]]:
         faster("#11", f"word count: {key} >= 1.6x 1-process", "wordcount", key, "single", 1.6)
         faster("#11", f"word count: {key} faster than pool", "wordcount", key, "pool", 1.0)
     faster("#11", "word count: generator >= 1.3x sequential", "wordcount", "api", "seq", 1.3)
-    bigrams = measured.get("bigrams", [])
-    total, seq = stat(bigrams, "tasks", "cpu_total"), stat(bigrams, "seq_tasks", "cpu_total")
-    shuffle = stat(bigrams, "tasks", "shuffle")
-    at_most(
-        "#11",
-        "engine CPU per shuffle record (bigrams, task mapper) <= 400 ns",
-        (total - seq) / shuffle * 1e9 if total and seq and shuffle else None,
-        400,
-        " ns",
-    )
-    pairs = measured.get("pairs", [])
-    total, seq = stat(pairs, "api", "cpu_total"), stat(pairs, "seq", "cpu_total")
-    count = stat(pairs, "api", "map_output")
-    at_most(
-        "#11",
-        "engine CPU per pair before the combiner (pairs job) <= 100 ns",
-        (total - seq) / count * 1e9 if total and seq and count else None,
-        100,
-        " ns",
-    )
+
+    def engine_ns(workload: str, key: str, seq_key: str, per: str) -> float | None:
+        """The engine's CPU (the job's minus its sequential run's) per ``per`` record."""
+        rows_of = measured.get(workload, [])
+        total, seq = stat(rows_of, key, "cpu_total"), stat(rows_of, seq_key, "cpu_total")
+        count = stat(rows_of, key, per)
+        return (total - seq) / count * 1e9 if total and seq and count else None
+
+    at_most("#11", "engine CPU per shuffle record (bigrams, task mapper) <= 400 ns",
+            engine_ns("bigrams", "tasks", "seq_tasks", "shuffle"), 400, " ns")  # fmt: skip
+    at_most("#11", "engine CPU per pair before the combiner (pairs job) <= 100 ns",
+            engine_ns("pairs", "api", "seq", "map_output"), 100, " ns")  # fmt: skip
     if rows:
         print("\n== targets (issues #11 and #12), ratios within this run")
         print(f"| {'issue':7} | {'target':62} | {'value':>14} | {'':4} |")

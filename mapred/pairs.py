@@ -18,11 +18,10 @@ from __future__ import annotations
 import heapq
 import os
 from collections.abc import Iterator, Mapping
-from operator import itemgetter
 from typing import Any
 
 from mapred.counters import Counters
-from mapred.keys import total_order_key
+from mapred.keys import item_order
 from mapred.output import read_part_blocks
 from mapred.quarantine import SkippedRecord
 from mapred.result import OnDisk
@@ -84,13 +83,6 @@ class OutputPairs(OnDisk):
         return f"OutputPairs({os.fspath(self.directory)!r}, {len(self)} pairs)"
 
 
-_FIRST = itemgetter(0)
-
-
-def _origin_order(item: tuple[Any, Any]) -> Any:
-    return total_order_key(item[0])
-
-
 def merge_emitted(
     sources: list[str] | list[str | bytes], options: Mapping[str, Any] | None = None
 ) -> Iterator[tuple[Any, Any]]:
@@ -100,7 +92,7 @@ def merge_emitted(
         for origins, pairs in read_part_blocks(source, options):
             yield from zip(origins, pairs, strict=True)
 
-    for _, pair in heapq.merge(*map(items, sources), key=_origin_order):
+    for _, pair in heapq.merge(*map(items, sources), key=item_order(False)):
         yield pair
 
 
@@ -113,5 +105,5 @@ def read_emitted(sources: list[str | bytes], natural: bool = False) -> PairsResu
     for source in sources:
         for origins, pairs in read_part_blocks(source):
             items += zip(origins, pairs, strict=True)
-    items.sort(key=_FIRST if natural else _origin_order)  # stable: parts in order, by origin
+    items.sort(key=item_order(natural))  # stable: parts in order, each sorted by origin
     return PairsResult(pair for _, pair in items)

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 SAMPLE = 16  # objects measured per batch
-VALUES_SEEN = 64  # values measured per key's list of values
+VALUES_SEEN = 64  # values measured per batch, spread over the sampled keys' lists
 ITEMS_SEEN = 8  # items measured per container in a key or value; more are scaled up
 DEPTH = 3  # containers opened, nested: deeper ones count as their own size
 DICT_ENTRY = 64  # a dict entry (hash, key, value), its index slot, and the table's slack
@@ -81,7 +81,8 @@ def group_sizes(keys: list[Any], values: list[list[Any]]) -> tuple[int, int]:
     lists = [key_values for key_values in sample(values) if key_values]
     if not lists:
         return per_key, SLOT
-    counted = [sample(key_values, VALUES_SEEN) for key_values in lists]
+    each = max(1, VALUES_SEEN // len(lists))  # VALUES_SEEN in all: a batch costs the same
+    counted = [sample(key_values, each) for key_values in lists]
     measured = sum(map(deep_size, itertools.chain.from_iterable(counted)))
     per_value = measured // sum(map(len, counted)) + SLOT
     return per_key, per_value
