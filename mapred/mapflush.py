@@ -1,9 +1,11 @@
 """A map task's flush: combine the buffered pairs, partition the keys, encode batches.
 
 The map loop (:mod:`mapred.maploop`) calls :meth:`ShuffleFlush.__call__` with a full
-buffer (key -> values, in the order they were made): each key with several values goes
-through the combiner, the keys are assigned to reduce partitions, and one *batch* per
-partition is encoded and appended to the attempt's map output file.
+buffer (key -> values, in the order they were made; or distinct keys and one value each,
+as :class:`~mapred.maploop.Columns`): each key with several values goes through the
+combiner, the keys are assigned to reduce partitions, and one *batch* per partition is
+encoded and appended to the attempt's map output file. When every key is left with one
+value, the batches carry the values themselves, not a one-value list per key.
 """
 
 from __future__ import annotations
@@ -24,9 +26,11 @@ from mapred.errors import short_repr
 from mapred.job import LoadedJob
 from mapred.keys import partition_indices
 from mapred.maperrors import unencodable
+from mapred.maploop import Buffer, Columns
 from mapred.serde import flat_tuples
 from mapred.shuffle import MapOutput, encode_batch
 
+_FIRST = operator.itemgetter(0)
 _SECOND = operator.itemgetter(1)
 _ONE = 1
 
@@ -46,20 +50,28 @@ class ShuffleFlush:
         self.counters = counters
         self.tagged = tagged
 
-    def __call__(self, buffer: dict[Any, list[Any]]) -> None:
+    def __call__(self, buffer: Buffer | Columns) -> None:
         if not buffer:
             return
         job, task, counters = self.job, self.task, self.counters
         reducers = job.spec.reducers
-        add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
+        if isinstance(buffer, Columns):  # distinct keys, one value each: nothing to combine
+            all_keys, all_values, single = buffer.keys, buffer.values, True
+            add_builtin(counters, MAP_OUTPUT_RECORDS, len(all_keys))
+        else:
+            add_builtin(counters, MAP_OUTPUT_RECORDS, sum(map(len, buffer.values())))
+            if job.combiner is not None:
+                combine(job.combiner, task, buffer, self.tagged)
+            all_keys = list(buffer)
+            all_values = list(buffer.values())
+            single = job.combiner is not None or sum(map(len, all_values)) == len(all_values)
+            if single:
+                all_values = list(map(_FIRST, all_values))
         if job.combiner is not None:
-            combine(job.combiner, task, buffer, self.tagged)
-            add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(buffer))
-        all_keys = list(buffer)
-        all_values = list(buffer.values())
+            add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(all_keys))
         flat_keys = flat_tuples(all_keys)
         keys: list[list[Any]] = [all_keys]
-        values: list[list[list[Any]]] = [all_values]
+        values: list[list[Any]] = [all_values]
         if reducers > 1:
             try:
                 indices = partition_indices(all_keys, reducers, job.partitioner)
@@ -76,7 +88,7 @@ class ShuffleFlush:
         for index in range(reducers):
             if keys[index]:
                 try:
-                    data = encode_batch(keys[index], values[index], flat_keys)
+                    data = encode_batch(keys[index], values[index], flat_keys, single)
                 except Exception as exc:
                     raise unencodable(task, keys[index], values[index], exc) from exc
                 self.output.write(index, data)

@@ -54,6 +54,22 @@ SLOT_BYTES = 8  # a list's pointer to one value
 Buffer = dict[Any, list[Any]]  # key -> its values, in the order they were made
 
 
+@dataclass(frozen=True)
+class Columns:
+    """A buffer of distinct keys with one value each (a task mapper's usual output), as
+    two columns: no dict and no one-value list per key."""
+
+    keys: list[Any]
+    values: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def grouped(self) -> Buffer:
+        """The same pairs as a :data:`Buffer`."""
+        return dict(zip(self.keys, map(list, zip(self.values)), strict=True))
+
+
 def buffer_pairs(memory_limit: int) -> int:
     """Pairs a map task buffers before a flush, for a task's share of ``memory_limit``,
     when its pairs are small (larger pairs flush sooner: :class:`Budget`).
@@ -132,7 +148,7 @@ class Shape:
         wrap: the mapper as the loop calls it (the user's, or a wrapper around it).
     """
 
-    flush: Callable[[Buffer], None]
+    flush: Callable[[Buffer | Columns], None]
     budget: Budget
     wrap: Callable[[Callable[..., Any]], Callable[..., Any]] = lambda mapper: mapper
 
@@ -177,7 +193,7 @@ class _Loop:
         self.records = 0
         self.flushing = False
 
-    def flush(self, buffer: Buffer) -> None:
+    def flush(self, buffer: Buffer | Columns) -> None:
         self.flushing = True
         self.shape.flush(buffer)
         self.flushing = False
@@ -260,24 +276,25 @@ class _WholeTask(_Loop):
                 checkpoint = budget.start()
 
 
-def group_pairs(pairs: list[Any]) -> Buffer:
-    """The pairs as a buffer: by C-level passes when the keys are distinct (a task
-    mapper's usual output), else pair by pair, checking each."""
-    buffer = _group_distinct(pairs)
-    return buffer if buffer is not None else _group(pairs)
+def group_pairs(pairs: list[Any]) -> Buffer | Columns:
+    """The pairs as a buffer: two columns by C-level passes when the keys are distinct (a
+    task mapper's usual output), else grouped pair by pair, checking each."""
+    columns = _distinct_columns(pairs)
+    return columns if columns is not None else _group(pairs)
 
 
-def _group_distinct(pairs: list[Any]) -> Buffer | None:
-    """The pairs as a buffer, if they are (key, value) pairs with distinct keys; else
+def _distinct_columns(pairs: list[Any]) -> Columns | None:
+    """The pairs as columns, if they are (key, value) pairs with distinct keys; else
     None (then :func:`_group` groups them, or finds the pair that is wrong)."""
     try:
         if set(map(len, pairs)) != {2}:
             return None
-        values = map(list, zip(map(_SECOND, pairs), strict=True))  # [value] for each pair
-        buffer = dict(zip(map(_FIRST, pairs), values, strict=True))
+        keys = list(map(_FIRST, pairs))
+        if len(set(keys)) != len(keys):
+            return None
     except TypeError:  # an unsized pair, an unhashable key
         return None
-    return buffer if len(buffer) == len(pairs) else None
+    return Columns(keys, list(map(_SECOND, pairs)))
 
 
 def _group(pairs: list[Any]) -> Buffer:

@@ -129,14 +129,47 @@ class ReduceState:
 
     def _ingest(self, batch: Batch) -> None:
         try:
-            keys, values = read_batch(batch)
+            keys, values, single = read_batch(batch)
         except BaseException as exc:
             exc.add_note(f"mapred: decoding the shuffle input of {self.task.describe()}")
             raise
+        n_keys = len(self.groups)
+        if single:
+            n_values = len(values)
+            combined = self._ingest_values(keys, values)
+            per_key, per_value = group_sizes(keys, [values])
+        else:
+            n_values = sum(map(len, values))
+            combined = self._ingest_lists(keys, values)
+            per_key, per_value = group_sizes(keys, values)
+        add_builtin(self.counters, REDUCE_INPUT_RECORDS, n_values)
+        # The groups' memory, estimated from a sample of this batch (mapred.sizes).
+        self.buffered += (len(self.groups) - n_keys) * per_key + (n_values - combined) * per_value
+        if self.buffered > self.job.spec.memory_limit:
+            self._spill()
+
+    def _ingest_values(self, keys: list[Any], values: list[Any]) -> int:
+        """Add one value per key; returns how many values combining on ingest replaced."""
+        groups = self.groups
+        get = groups.get
+        combined = 0
+        combine = self.combine_on_ingest
+        for key, value in zip(keys, values, strict=True):
+            held = get(key)
+            if held is None:
+                groups[key] = [value]
+                continue
+            held.append(value)
+            if combine and len(held) >= REDUCE_COMBINE_VALUES:
+                groups[key] = [self._combine(key, held)]
+                combined += len(held) - 1
+        return combined
+
+    def _ingest_lists(self, keys: list[Any], values: list[list[Any]]) -> int:
+        """Add each key's list of values; returns how many values combining on ingest
+        replaced."""
         groups = self.groups
         setdefault = groups.setdefault
-        n_values = sum(map(len, values))
-        n_keys = len(groups)
         combined = 0
         combine = self.combine_on_ingest
         for key, key_values in zip(keys, values, strict=True):
@@ -147,12 +180,7 @@ class ReduceState:
             if combine and len(held) >= REDUCE_COMBINE_VALUES:
                 groups[key] = [self._combine(key, held)]
                 combined += len(held) - 1
-        add_builtin(self.counters, REDUCE_INPUT_RECORDS, n_values)
-        # The groups' memory, estimated from a sample of this batch (mapred.sizes).
-        per_key, per_value = group_sizes(keys, values)
-        self.buffered += (len(groups) - n_keys) * per_key + (n_values - combined) * per_value
-        if self.buffered > self.job.spec.memory_limit:
-            self._spill()
+        return combined
 
     def _combine(self, key: Any, values: list[Any]) -> Any:
         """Apply the combiner to the values held for a key (input order kept: they are

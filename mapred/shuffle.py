@@ -1,8 +1,11 @@
 """Map output on its way to the reduce tasks: batches, and the file of one map attempt.
 
 A map task groups its pairs by key, then cuts them into one *batch* per reduce partition:
-two msgpack objects, the keys and the matching lists of values (each a column, see
-:func:`mapred.serde.column`), in the order the keys first appeared. A batch lives either
+three msgpack objects, its layout, the keys, and the matching values (each a column, see
+:func:`mapred.serde.column`), in the order the keys first appeared. The values are the
+keys' lists of values, or, when every key has exactly one (always after a combiner, and
+a task mapper's usual output), the values themselves: then no list is made per key, on
+either side. A batch lives either
 in the map attempt's output file (local processes: reduce tasks read it from disk, the
 driver only passes the ``(path, offset, length)`` reference along) or in memory (Dask: it
 travels with the task result). All of an attempt's batches go to one file named after the
@@ -16,10 +19,14 @@ import os
 from typing import Any
 
 from mapred.errors import MapredError
-from mapred.serde import column, group_column, make_packer, make_unpacker
+from mapred.serde import column, group_column, make_packer, make_unpacker, value_column
 
 # A batch: bytes in memory, or (path, offset, length) of a map output file.
 Batch = bytes | tuple[str, int, int]
+
+# A batch's layout, its first object: each key's list of values, or its one value.
+GROUPED = 0
+SINGLE = 1
 
 
 def map_output_path(workdir: str, index: int, attempt: int) -> str:
@@ -31,22 +38,31 @@ def map_output_path(workdir: str, index: int, attempt: int) -> str:
     return os.path.join(workdir, f"map-{index:06d}-{attempt}.bin")
 
 
-def encode_batch(keys: list[Any], values: list[list[Any]], flat_keys: bool | None = None) -> bytes:
-    """The bytes of one batch: the keys and their value lists, as two columns.
+def encode_batch(
+    keys: list[Any], values: list[Any], flat_keys: bool | None = None, single: bool = False
+) -> bytes:
+    """The bytes of one batch: the keys and their values, as columns.
 
+    ``values``: each key's list of values, or with ``single`` each key's one value.
     ``flat_keys``: whether the keys are a tuple column (:func:`mapred.serde.flat_tuples`),
     when the caller knows.
+
+    >>> read_batch(encode_batch(["a", "b"], [1, [2]], single=True))
+    (['a', 'b'], [1, [2]], True)
 
     Raises:
         TypeError: a key or value can be neither packed nor pickled.
     """
     packer = make_packer()
-    data: bytes = packer.pack(column(keys, flat_keys)) + packer.pack(group_column(values))
+    layout = packer.pack(SINGLE if single else GROUPED)
+    packed_values = value_column(values) if single else group_column(values)
+    data: bytes = layout + packer.pack(column(keys, flat_keys)) + packer.pack(packed_values)
     return data
 
 
-def read_batch(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
-    """Decode one batch into its keys and their value lists."""
+def read_batch(batch: Batch) -> tuple[list[Any], list[Any], bool]:
+    """Decode one batch into its keys, their values and whether each key has one value
+    (then ``values`` holds the values, else each key's list of values)."""
     if isinstance(batch, bytes):
         data = batch
     else:
@@ -56,9 +72,10 @@ def read_batch(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
             data = file.read(length)
     unpacker = make_unpacker()
     unpacker.feed(data)
+    layout = unpacker.unpack()
     keys = unpacker.unpack()
     values = unpacker.unpack()
-    return keys, values
+    return keys, values, layout == SINGLE
 
 
 def batch_size(batch: Batch) -> int:

@@ -28,7 +28,7 @@ from mapred.counters import INPUT_RECORDS, MAP_OUTPUT_RECORDS, OUTPUT_KEYS, Coun
 from mapred.job import LoadedJob
 from mapred.maperrors import MAP_LOOPS, BrokenPair
 from mapred.mapflush import ShuffleFlush
-from mapred.maploop import Budget, Buffer, Shape, map_records
+from mapred.maploop import Budget, Buffer, Columns, Shape, map_records
 from mapred.maptask import MapResult, MapTask, is_task_mapper, map_only_part, split_bytes
 from mapred.output import PART_BLOCK_KEYS, PartWriter
 from mapred.reducetask import ReduceResult
@@ -130,7 +130,9 @@ class _PartFlush:
         self.part = part
         self.written = 0
 
-    def __call__(self, buffer: Buffer) -> None:
+    def __call__(self, buffer: Buffer | Columns) -> None:
+        if isinstance(buffer, Columns):  # a single pair, as one key
+            buffer = buffer.grouped()
         held = buffer.get(IN_ORDER)
         if not held:
             return

@@ -21,7 +21,8 @@ from mapred import mapreduce
 from mapred.job import JobSpec, LoadedJob
 from mapred.output import read_part
 from mapred.reducetask import REDUCE_COMBINE_VALUES, ReduceState, ReduceTask
-from mapred.serde import dumps_function, make_packer
+from mapred.serde import dumps_function
+from mapred.shuffle import encode_batch
 from mapred.splits import MAX_CHUNK_RECORDS
 from tests.oracle import total
 
@@ -114,19 +115,17 @@ def _state(memory_limit: int, tmp_path: Any) -> ReduceState:
     return ReduceState(LoadedJob(spec), ReduceTask(partition=0, attempt=1, n_maps=1_000))
 
 
-def _segment(keys: list[Any], values: list[list[Any]]) -> bytes:
-    packer = make_packer()
-    return bytes(packer.pack(keys)) + packer.pack(values)
-
-
-def test_ingest_never_holds_more_than_the_budget(tmp_path: Any) -> None:
+@pytest.mark.parametrize("single", [False, True], ids=["value-lists", "one-value-each"])
+def test_ingest_never_holds_more_than_the_budget(tmp_path: Any, single: bool) -> None:
     """After every ingested batch the estimate is within the budget: past it the
-    task spills, and the runs it wrote are removed when it finishes."""
+    task spills, and the runs it wrote are removed when it finishes. Both layouts of a
+    batch count."""
     budget = 1 << 20
     state = _state(budget, tmp_path)
     for index in range(200):
         keys = [f"id-{index:04d}-{i:05d}" for i in range(500)]
-        state.add(index, [_segment(keys, [[i] for i in range(500)])])
+        values: list[Any] = list(range(500)) if single else [[i] for i in range(500)]
+        state.add(index, [encode_batch(keys, values, single=single)])
         assert state.buffered <= budget
     assert len(state.runs) > 3
     state.task = ReduceTask(partition=0, attempt=1, n_maps=200)
@@ -155,9 +154,11 @@ def test_memory_estimate_is_close_to_what_the_groups_take(
 ) -> None:
     """The budget check's estimate is within a factor of 1.5 of the memory the groups
     really take (tracemalloc), for the shapes the shuffle sees most: it measures a
-    sample of each batch (mapred.sizes)."""
+    sample of each batch (mapred.sizes). Keys with one value each travel as a column of
+    values (no list per key), as a map task sends them."""
     state = _state(1 << 40, tmp_path)
-    batch = _segment(keys, values)
+    single = all(len(key_values) == 1 for key_values in values)
+    batch = encode_batch(keys, [v[0] for v in values] if single else values, single=single)
     tracemalloc.start()
     try:
         state.add(0, [batch])
@@ -186,7 +187,7 @@ def test_reduce_side_combine_bounds_values_per_key_and_keeps_order(tmp_path: Any
     )
     state = ReduceState(LoadedJob(spec), ReduceTask(partition=0, attempt=1, n_maps=500))
     for index in range(500):
-        state.add(index, [_segment(["a", "b"], [[[index]], [[-index]]])])
+        state.add(index, [encode_batch(["a", "b"], [[[index]], [[-index]]])])
         assert max(len(values) for values in state.groups.values()) < REDUCE_COMBINE_VALUES
     result = state.finish()
     assert result.keys == 2

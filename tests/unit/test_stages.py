@@ -16,9 +16,15 @@ from mapred.maptask import MapTask, execute_map_task
 from mapred.output import merge_parts, part_name, read_part
 from mapred.reducetask import ReduceState, ReduceTask, execute_reduce_task
 from mapred.serde import dumps_function
-from mapred.shuffle import read_batch
+from mapred.shuffle import Batch, read_batch
 from mapred.splits import FileSplit
 from tests.oracle import total, words
+
+
+def batch_groups(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
+    """A batch's keys and each key's list of values, whatever its layout."""
+    keys, values, single = read_batch(batch)
+    return keys, [[value] for value in values] if single else values
 
 
 def listed(key: Any, values: Iterator[Any]) -> list[Any]:
@@ -53,11 +59,13 @@ def test_map_task_groups_in_order_and_partitions_stably(tmp_path: Path) -> None:
     seen: dict[str, list[int]] = {}
     for partition, batches in enumerate(result.batches):
         for batch in batches:
-            keys, values = read_batch(batch)
+            keys, values = batch_groups(batch)
             for key, key_values in zip(keys, values, strict=True):
                 assert partition_for(key, 3) == partition
                 seen[key] = key_values
     assert seen == {"a": [1, 1], "b": [1, 1, 1], "c": [1]}
+    layouts = {read_batch(batch)[2] for batches in result.batches for batch in batches}
+    assert False in layouts  # keys with several values travel as lists
     assert result.counters["mapred"]["input_records"] == 3
     assert result.counters["mapred"]["map_output_records"] == 6
     assert os.path.basename(result.batches[partition_for("a", 3)][0][0]) == "map-000000-1.bin"
@@ -67,8 +75,9 @@ def test_map_task_applies_the_combiner(tmp_path: Path) -> None:
     """With a combiner each key leaves the task as one combined value."""
     job = make_job(str(tmp_path), reducers=1, combiner=total)
     result = execute_map_task(job, MapTask(4, 2, records=["x x y", "x"]))
-    keys, values = read_batch(result.batches[0][0])
+    keys, values = batch_groups(result.batches[0][0])
     assert dict(zip(keys, values, strict=True)) == {"x": [3], "y": [1]}
+    assert read_batch(result.batches[0][0])[2]  # one value per key: no list per key
     assert result.counters["mapred"]["combine_output_records"] == 2
 
 
@@ -77,7 +86,7 @@ def test_map_task_without_workdir_keeps_segments_in_memory() -> None:
     job = make_job(None, reducers=1)
     result = execute_map_task(job, MapTask(0, 1, records=["q"]))
     assert isinstance(result.batches[0][0], bytes)
-    assert read_batch(result.batches[0][0]) == (["q"], [[1]])
+    assert read_batch(result.batches[0][0]) == (["q"], [1], True)
 
 
 def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
@@ -87,7 +96,7 @@ def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
     job = make_job(str(tmp_path), reducers=1)
     split = FileSplit(str(path), 0, path.stat().st_size)
     result = execute_map_task(job, MapTask(0, 1, split=split))
-    keys, _ = read_batch(result.batches[0][0])
+    keys, _, _ = read_batch(result.batches[0][0])
     assert keys == ["one", "two", "three"]
     assert result.input_bytes == path.stat().st_size
 
