@@ -24,7 +24,7 @@ from mapred.counters import (
 )
 from mapred.errors import short_repr
 from mapred.job import LoadedJob
-from mapred.keys import partition_indices
+from mapred.keys import join_str_tuples, partition_indices, split_joined
 from mapred.maperrors import unencodable
 from mapred.maploop import Buffer, Columns
 from mapred.serde import flat_tuples
@@ -70,15 +70,20 @@ class ShuffleFlush:
         if job.combiner is not None:
             add_builtin(counters, COMBINE_OUTPUT_RECORDS, len(all_keys))
         flat_keys = flat_tuples(all_keys)
-        keys: list[list[Any]] = [all_keys]
-        values: list[list[Any]] = [all_values]
-        if reducers > 1:
+        indices: list[int] = []
+        if reducers > 1:  # the keys' own hash, whatever travels
             try:
                 indices = partition_indices(all_keys, reducers, job.partitioner)
             except Exception as exc:
                 if job.partitioner is not None:
                     raise
                 raise unencodable(task, all_keys, all_values, exc) from exc  # beyond hashing
+        joined = join_str_tuples(all_keys) if flat_keys else None
+        if joined is not None:
+            all_keys, flat_keys = joined, False
+        keys: list[list[Any]] = [all_keys]
+        values: list[list[Any]] = [all_values]
+        if reducers > 1:
             keys, values = [], []
             for index in range(reducers):  # C-level passes per partition, not a loop per key
                 mine = list(map(index.__eq__, indices))
@@ -88,9 +93,12 @@ class ShuffleFlush:
         for index in range(reducers):
             if keys[index]:
                 try:
-                    data = encode_batch(keys[index], values[index], flat_keys, single)
+                    data = encode_batch(
+                        keys[index], values[index], flat_keys, single, joined is not None
+                    )
                 except Exception as exc:
-                    raise unencodable(task, keys[index], values[index], exc) from exc
+                    named = split_joined(keys[index]) if joined is not None else keys[index]
+                    raise unencodable(task, named, values[index], exc) from exc
                 self.output.write(index, data)
                 shuffled += len(data)
         add_builtin(counters, SHUFFLE_BYTES, shuffled)

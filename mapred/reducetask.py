@@ -33,7 +33,7 @@ from mapred.counters import (
 )
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob, PairReducer, TaskReducer
-from mapred.keys import sort_keys
+from mapred.keys import sort_keys, split_joined
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
 from mapred.quarantine import SkippedRecord
 from mapred.secondary import merge_runs_by_value, untag, value_order
@@ -102,6 +102,10 @@ class ReduceState:
         self.buffered = 0
         self.runs: list[str] = []
         self.families: list[str] = []  # key_family() of each run, then of the rest
+        # Whether the keys held (and those of the runs so far) are tuples of str, joined
+        # (mapred.keys.join_str_tuples): while every batch is; None before the first.
+        self.joined: bool | None = None
+        self.joined_runs = 0  # the first runs, written while the keys were joined
         self.next_index = 0
         self.waiting: dict[int, tuple[Batch, ...]] = {}
         self.counters: Counters = {}
@@ -129,10 +133,17 @@ class ReduceState:
 
     def _ingest(self, batch: Batch) -> None:
         try:
-            keys, values, single = read_batch(batch)
+            keys, values, single, joined = read_batch(batch)
         except BaseException as exc:
             exc.add_note(f"mapred: decoding the shuffle input of {self.task.describe()}")
             raise
+        if self.joined is None:
+            self.joined = joined
+        elif joined and not self.joined:
+            keys = split_joined(keys)
+        elif self.joined and not joined:  # from now on, the keys themselves
+            self.groups = dict(zip(split_joined(self.groups), self.groups.values(), strict=True))
+            self.joined = False
         n_keys = len(self.groups)
         if single:
             n_values = len(values)
@@ -186,6 +197,8 @@ class ReduceState:
         """Apply the combiner to the values held for a key (input order kept: they are
         the earliest values, and later ones are appended after the result)."""
         assert self.job.combiner is not None
+        if self.joined:
+            (key,) = split_joined([key])
         with task_counters() as user_counters, running_task(self.context):
             try:
                 if self.job.spec.tagged:  # (origin, value): keep the first origin
@@ -214,15 +227,28 @@ class ReduceState:
                 f"cannot spill to {workdir}: {exc.strerror or exc} "
                 "(set MAPRED_TMPDIR to a disk with more room)"
             ) from exc
+        self.joined_runs += bool(self.joined)
         add_builtin(self.counters, SPILLED_RECORDS, sum(map(len, values)))
         add_builtin(self.counters, SPILLED_BYTES, written)
         self.buffered = 0
+
+    def _read_run(self, path: str) -> Iterator[Item]:
+        """A run's items, its keys as the groups now hold them (a run written while the
+        keys were joined, read after they stopped being: split)."""
+        items = read_run(path)
+        if self.joined or self.runs.index(path) >= self.joined_runs:
+            return items
+        return ((split_joined([key])[0], pieces) for key, pieces in items)
 
     def _sorted_groups(self) -> tuple[list[Any], list[list[Any]]]:
         """Take the groups held in memory, as sorted keys and their value lists."""
         groups, self.groups = self.groups, {}
         keys = list(groups)
-        self.families.append(sort_keys(keys))
+        if self.joined:  # joined tuples of str sort as str, in the tuples' order
+            keys.sort()
+            self.families.append("tuple:str")
+        else:
+            self.families.append(sort_keys(keys))
         values = list(map(groups.__getitem__, keys))
         if self.order is not None:  # a Python call per key only where there is order to make
             several = map(_ONE.__lt__, map(len, values))
@@ -242,14 +268,19 @@ class ReduceState:
         keys, values = self._sorted_groups()
         groups: Iterator[tuple[Any, Iterator[Any]]]
         if self.runs:
-            runs: list[Iterable[Item]] = [read_run(path) for path in self.runs]
+            runs: list[Iterable[Item]] = [self._read_run(path) for path in self.runs]
             runs.append(in_pieces(keys, values))
+            families = ["str"] * len(runs) if self.joined else self.families
             if self.order is not None:
-                groups = merge_runs_by_value(runs, self.families, self.order)
+                groups = merge_runs_by_value(runs, families, self.order)
             else:
-                groups = merge_runs(runs, self.families)
+                groups = merge_runs(runs, families)
+            if self.joined:
+                groups = ((split_joined([key])[0], key_values) for key, key_values in groups)
             flat_keys = None
         else:
+            if self.joined:
+                keys = split_joined(keys)
             groups = zip(keys, map(iter, values), strict=True)
             found = self.families[-1]  # what sort_keys found: no second walk where it tells
             flat_keys = found.startswith("tuple:") or (found == "mixed" and flat_tuples(keys))

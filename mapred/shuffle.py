@@ -5,7 +5,9 @@ three msgpack objects, its layout, the keys, and the matching values (each a col
 :func:`mapred.serde.column`), in the order the keys first appeared. The values are the
 keys' lists of values, or, when every key has exactly one (always after a combiner, and
 a task mapper's usual output), the values themselves: then no list is made per key, on
-either side. A batch lives either
+either side. Keys that are tuples of ``str`` travel joined into one ``str`` each
+(:func:`mapred.keys.join_str_tuples`), which the reduce task groups and sorts as it
+would the tuples, at the price of strings. A batch lives either
 in the map attempt's output file (local processes: reduce tasks read it from disk, the
 driver only passes the ``(path, offset, length)`` reference along) or in memory (Dask: it
 travels with the task result). All of an attempt's batches go to one file named after the
@@ -16,7 +18,7 @@ referenced.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from mapred.errors import MapredError
 from mapred.serde import column, group_column, make_packer, make_unpacker, value_column
@@ -24,9 +26,18 @@ from mapred.serde import column, group_column, make_packer, make_unpacker, value
 # A batch: bytes in memory, or (path, offset, length) of a map output file.
 Batch = bytes | tuple[str, int, int]
 
-# A batch's layout, its first object: each key's list of values, or its one value.
-GROUPED = 0
-SINGLE = 1
+# A batch's layout, its first object: bits saying how its columns hold the pairs.
+SINGLE = 1  # each key's one value, not a list of values
+JOINED = 2  # keys: tuples of str joined (mapred.keys.join_str_tuples)
+
+
+class BatchData(NamedTuple):
+    """A decoded batch."""
+
+    keys: list[Any]
+    values: list[Any]  # each key's list of values; with ``single``, its one value
+    single: bool
+    joined: bool  # the keys are tuples of str, joined (mapred.keys.split_joined)
 
 
 def map_output_path(workdir: str, index: int, attempt: int) -> str:
@@ -39,30 +50,33 @@ def map_output_path(workdir: str, index: int, attempt: int) -> str:
 
 
 def encode_batch(
-    keys: list[Any], values: list[Any], flat_keys: bool | None = None, single: bool = False
+    keys: list[Any],
+    values: list[Any],
+    flat_keys: bool | None = None,
+    single: bool = False,
+    joined: bool = False,
 ) -> bytes:
     """The bytes of one batch: the keys and their values, as columns.
 
     ``values``: each key's list of values, or with ``single`` each key's one value.
     ``flat_keys``: whether the keys are a tuple column (:func:`mapred.serde.flat_tuples`),
-    when the caller knows.
+    when the caller knows. ``joined``: the keys are tuples of str, joined.
 
     >>> read_batch(encode_batch(["a", "b"], [1, [2]], single=True))
-    (['a', 'b'], [1, [2]], True)
+    BatchData(keys=['a', 'b'], values=[1, [2]], single=True, joined=False)
 
     Raises:
         TypeError: a key or value can be neither packed nor pickled.
     """
     packer = make_packer()
-    layout = packer.pack(SINGLE if single else GROUPED)
+    layout = packer.pack((SINGLE if single else 0) | (JOINED if joined else 0))
     packed_values = value_column(values) if single else group_column(values)
     data: bytes = layout + packer.pack(column(keys, flat_keys)) + packer.pack(packed_values)
     return data
 
 
-def read_batch(batch: Batch) -> tuple[list[Any], list[Any], bool]:
-    """Decode one batch into its keys, their values and whether each key has one value
-    (then ``values`` holds the values, else each key's list of values)."""
+def read_batch(batch: Batch) -> BatchData:
+    """Decode one batch."""
     if isinstance(batch, bytes):
         data = batch
     else:
@@ -75,7 +89,7 @@ def read_batch(batch: Batch) -> tuple[list[Any], list[Any], bool]:
     layout = unpacker.unpack()
     keys = unpacker.unpack()
     values = unpacker.unpack()
-    return keys, values, layout == SINGLE
+    return BatchData(keys, values, bool(layout & SINGLE), bool(layout & JOINED))
 
 
 def batch_size(batch: Batch) -> int:

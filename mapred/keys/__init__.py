@@ -19,10 +19,12 @@ from mapred.keys.hashing import (
 )
 from mapred.keys.order import (
     item_order,
+    join_str_tuples,
     key_family,
     merge_natively,
     natively_ordered,
     sort_keys,
+    split_joined,
     total_order_key,
 )
 
@@ -31,6 +33,7 @@ __all__ = [
     "canonical_bytes",
     "checked_partitioner",
     "item_order",
+    "join_str_tuples",
     "key_family",
     "leaf_types",
     "merge_natively",
@@ -38,6 +41,7 @@ __all__ = [
     "partition_for",
     "partition_indices",
     "sort_keys",
+    "split_joined",
     "stable_hash",
     "total_order_key",
 ]

@@ -20,8 +20,8 @@ Imported by workers: stdlib only (and :mod:`mapred.keys.hashing`, :mod:`mapred.s
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable
-from itertools import chain
+from collections.abc import Callable, Iterable
+from itertools import chain, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -81,6 +81,34 @@ _SEP = "\x00"
 
 def _joined_has(keys: list[tuple[str, ...]], text: str) -> bool:
     return text in "".join(chain.from_iterable(keys))
+
+
+def join_str_tuples(keys: list[Any]) -> list[str] | None:
+    """The keys as strings that compare, sort and group exactly as they do, if they are
+    all non-empty tuples of ``str`` holding no ``_SEP``: each joined by ``_SEP``
+    (:func:`split_joined` undoes it); else None.
+
+    A tuple key costs more than a ``str`` at every stage of the shuffle (decoding,
+    hashing, comparing, memory), so the shuffle carries such keys joined.
+
+    >>> join_str_tuples([("a", "b"), ("a",)]), join_str_tuples([("a", 1)]), join_str_tuples([()])
+    (['a\\x00b', 'a'], None, None)
+    >>> split_joined(["a\\x00b", "a", ""])
+    [('a', 'b'), ('a',), ('',)]
+    """
+    if not keys or set(map(type, keys)) != {tuple} or min(map(len, keys)) == 0:
+        return None
+    if set(map(type, chain.from_iterable(keys))) != {str}:
+        return None
+    joined = list(map(_SEP.join, keys))
+    if "".join(joined).count(_SEP) != sum(map(len, keys)) - len(keys):
+        return None  # an item holds _SEP
+    return joined
+
+
+def split_joined(keys: Iterable[str]) -> list[tuple[str, ...]]:
+    """The tuples that :func:`join_str_tuples` joined."""
+    return list(map(tuple, map(str.split, keys, repeat(_SEP))))
 
 
 def item_order(natural: bool) -> Callable[[tuple[Any, Any]], Any]:

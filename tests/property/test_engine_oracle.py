@@ -128,6 +128,46 @@ def test_spilled_jobs_equal_sequential(backend: Backend) -> None:
     check()
 
 
+# Tuples of str travel joined by NUL into one str when all of a map task's keys allow it;
+# these draw tuples that do not (NUL inside, the empty tuple) and str keys spelled like
+# a joined tuple, so that tasks of both kinds meet in one reduce task.
+STR_TUPLE_KEYS = st.one_of(
+    st.lists(st.sampled_from(["a", "b", "", "é", "\x00", "a\x00b"]), max_size=3).map(tuple),
+    st.sampled_from(["a\x00b", "a", "", "\x00"]),
+)
+
+
+def test_tuples_of_str_equal_sequential_joined_or_not(backend: Backend) -> None:
+    """Tuples of str, which the shuffle carries joined into one str where it can, come
+    back grouped, ordered and typed as the oracle's, whether or not their map task could
+    join them (and it changes within a reduce task, before or after a spill), with and
+    without a combiner."""
+
+    @backend.settings(share=0.5)
+    @given(
+        keys=st.lists(STR_TUPLE_KEYS, min_size=1, max_size=20),
+        shape=shapes,
+        chunksize=st.integers(1, 400),
+        spill=st.booleans(),
+    )
+    def check(keys: list[Any], shape: dict[str, Any], chunksize: int, spill: bool) -> None:
+        n = SPILL_RECORDS if spill else 300
+        pad = "s" * (PAD if spill else 1)
+        # Each key's records in a row: the first map tasks see only the first keys.
+        records = [(keys[i * len(keys) // n], (i, pad)) for i in range(n)]
+        shape = {**shape, "chunksize": chunksize}
+        if spill:
+            shape["memory_limit"] = FLOOR
+        result = backend.mapreduce(identity, in_order, records, **shape)
+        if spill:
+            assert result.counters["mapred"]["spilled_records"] > 0
+        assert_same_items(result, sequential(identity, in_order, records))
+        combined = backend.mapreduce(listed, concat, records, combiner=concat, **shape)
+        assert_same_items(combined, sequential(listed, concat, records))
+
+    check()
+
+
 def test_keys_of_every_family_come_back_in_order(backend: Backend) -> None:
     """Keys of all families together: the documented total order (or Python's, for a
     chain), whatever the partitions; equal keys (1, 1.0, True) are one key."""

@@ -17,12 +17,14 @@ from typing import Any
 import pytest
 
 from mapred.keys import (
+    join_str_tuples,
     key_family,
     merge_natively,
     natively_ordered,
     partition_for,
     partition_indices,
     sort_keys,
+    split_joined,
     stable_hash,
     total_order_key,
 )
@@ -334,6 +336,36 @@ def test_tuples_of_str_sort_as_tuples(keys: list[tuple[str, ...]]) -> None:
         random.Random(seed).shuffle(shuffled)
         assert sort_keys(shuffled) == "tuple:str"
         assert shuffled == expected
+
+
+def test_joined_tuples_of_str_compare_and_come_back_as_the_tuples() -> None:
+    """Joined, tuples of str sort, group and compare as the tuples; split, they are
+    the very tuples again (exact types)."""
+    keys = [("ab",), ("a", "b"), ("a",), ("a", ""), ("", "z"), ("a\x01",), ("",), ("", "")]
+    joined = join_str_tuples(keys)
+    assert joined is not None
+    assert len(set(joined)) == len(set(keys))
+    assert sorted(joined) == join_str_tuples(sorted(keys))
+    back = split_joined(joined)
+    assert back == keys
+    assert {type(key) for key in back} == {tuple}
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        [("a", "b"), ("a\x00", "b")],  # an item holds the separator
+        [("a",), ()],  # the empty tuple would join as ("",) does
+        [("a",), Point("a", "b")],  # a namedtuple must come back a namedtuple
+        [("a",), (Label("a"),)],  # so must a str subclass
+        [("a",), ("a", 1)],
+        [("a",), "a"],
+        [],
+    ],
+    ids=["separator", "empty tuple", "namedtuple", "str subclass", "int item", "str", "none"],
+)
+def test_keys_that_cannot_travel_joined(keys: list[Any]) -> None:
+    assert join_str_tuples(keys) is None
 
 
 @pytest.mark.parametrize(

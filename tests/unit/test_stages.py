@@ -23,7 +23,7 @@ from tests.oracle import total, words
 
 def batch_groups(batch: Batch) -> tuple[list[Any], list[list[Any]]]:
     """A batch's keys and each key's list of values, whatever its layout."""
-    keys, values, single = read_batch(batch)
+    keys, values, single, _ = read_batch(batch)
     return keys, [[value] for value in values] if single else values
 
 
@@ -64,7 +64,7 @@ def test_map_task_groups_in_order_and_partitions_stably(tmp_path: Path) -> None:
                 assert partition_for(key, 3) == partition
                 seen[key] = key_values
     assert seen == {"a": [1, 1], "b": [1, 1, 1], "c": [1]}
-    layouts = {read_batch(batch)[2] for batches in result.batches for batch in batches}
+    layouts = {read_batch(batch).single for batches in result.batches for batch in batches}
     assert False in layouts  # keys with several values travel as lists
     assert result.counters["mapred"]["input_records"] == 3
     assert result.counters["mapred"]["map_output_records"] == 6
@@ -77,7 +77,7 @@ def test_map_task_applies_the_combiner(tmp_path: Path) -> None:
     result = execute_map_task(job, MapTask(4, 2, records=["x x y", "x"]))
     keys, values = batch_groups(result.batches[0][0])
     assert dict(zip(keys, values, strict=True)) == {"x": [3], "y": [1]}
-    assert read_batch(result.batches[0][0])[2]  # one value per key: no list per key
+    assert read_batch(result.batches[0][0]).single  # one value per key: no list per key
     assert result.counters["mapred"]["combine_output_records"] == 2
 
 
@@ -86,7 +86,7 @@ def test_map_task_without_workdir_keeps_segments_in_memory() -> None:
     job = make_job(None, reducers=1)
     result = execute_map_task(job, MapTask(0, 1, records=["q"]))
     assert isinstance(result.batches[0][0], bytes)
-    assert read_batch(result.batches[0][0]) == (["q"], [1], True)
+    assert read_batch(result.batches[0][0]) == (["q"], [1], True, False)
 
 
 def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
@@ -96,7 +96,7 @@ def test_map_task_reads_its_file_split(tmp_path: Path) -> None:
     job = make_job(str(tmp_path), reducers=1)
     split = FileSplit(str(path), 0, path.stat().st_size)
     result = execute_map_task(job, MapTask(0, 1, split=split))
-    keys, _, _ = read_batch(result.batches[0][0])
+    keys = read_batch(result.batches[0][0]).keys
     assert keys == ["one", "two", "three"]
     assert result.input_bytes == path.stat().st_size
 

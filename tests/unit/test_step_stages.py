@@ -168,7 +168,7 @@ def test_task_context_gives_the_file_and_line_of_each_record(tmp_path: Path) -> 
         splits = read_text(str(path), split_size=split_size).plan_splits()
         for result in run_maps(job, [MapTask(i, 1, split=s) for i, s in enumerate(splits)]):
             for batch in result.batches[0]:
-                keys, values, single = read_batch(batch)
+                keys, values, single, _ = read_batch(batch)
                 assert single  # distinct keys: one value each, no list per key
                 got += list(zip(keys, values, strict=True))
         assert got == [(n, (line, str(path), "map", 1)) for n, line in enumerate(lines, 1)]
