@@ -112,8 +112,9 @@ def _text_pieces(
 def _tsv_text(words: Sequence[str], counts: Sequence[str]) -> str:
     r"""``word<TAB>count`` lines, words TSV-escaped (:func:`tsv_field`).
 
-    Built unescaped first: with no tab or newline in the words, the text holds one of
-    each per row, and its backslashes and CRs are the words', escaped in one pass each.
+    The text is built unescaped first. If it holds one tab and one newline per row, no
+    word holds either, and every backslash and CR in it is a word's: one ``replace`` of
+    each escapes them all. Otherwise the words are escaped one by one.
     """
     text = _join_rows(words, repeat("\t"), counts, repeat("\n"))
     if text.count("\t") != len(words) or text.count("\n") != len(words):
