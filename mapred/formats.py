@@ -14,8 +14,9 @@ import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from itertools import repeat
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain, repeat
+from json.encoder import encode_basestring
 from operator import itemgetter
 from typing import IO, Any
 
@@ -79,34 +80,70 @@ def pair_field(value: Any) -> str:
 
 
 def format_counts(rows: Iterable[tuple[str, int]], fmt: str) -> Iterator[str]:
-    """The lines of a word count in format ``fmt``: tsv, csv (with a header) or jsonl.
+    """The text of a word count in format ``fmt``: tsv, csv (with a header) or jsonl.
+
+    The text comes in pieces of up to ``WRITE_BATCH_LINES`` whole lines, each made by
+    C-level passes over its rows (a word count may have millions of rows): the same text
+    as formatting row by row.
 
     >>> list(format_counts([("a,b", 2)], "csv"))
-    ['word,count\\n', '"a,b",2\\n']
-    >>> list(format_counts([("é", 1)], "jsonl"))
-    ['{"word": "é", "count": 1}\\n']
+    ['word,count\\n"a,b",2\\n']
+    >>> list(format_counts([("é", 1), ("a\\tb", 2)], "jsonl"))
+    ['{"word": "é", "count": 1}\\n{"word": "a\\\\tb", "count": 2}\\n']
     """
-    if fmt == "tsv":  # C-level passes: a word count may have millions of rows
-        rows = rows if isinstance(rows, list) else list(rows)
-        words = map(str.translate, map(_WORD, rows), repeat(_TSV_ESCAPES))
-        return map("%s\t%s\n".__mod__, zip(words, map(_COUNT, rows), strict=True))
-    if fmt == "jsonl":
-        dumps = json.dumps
-        return (
-            dumps({"word": word, "count": count}, ensure_ascii=False) + "\n" for word, count in rows
-        )
-    return _csv_lines(rows)
+    rows = rows if isinstance(rows, list) else list(rows)
+    if fmt == "csv":
+        return _csv_text(rows)
+    return _text_pieces(rows, _tsv_text if fmt == "tsv" else _jsonl_text)
 
 
-def _csv_lines(rows: Iterable[tuple[str, int]]) -> Iterator[str]:
+def _text_pieces(
+    rows: list[tuple[str, int]], text_of: Callable[[Sequence[str], Sequence[str]], str]
+) -> Iterator[str]:
+    """``text_of(words, counts)`` of each batch of rows, counts as text: one str per
+    distinct count."""
+    count_texts = {count: str(count) for count in set(map(_COUNT, rows))}
+    for start in range(0, len(rows), WRITE_BATCH_LINES):
+        batch = rows[start : start + WRITE_BATCH_LINES]
+        counts = list(map(count_texts.__getitem__, map(_COUNT, batch)))
+        yield text_of(list(map(_WORD, batch)), counts)
+
+
+def _tsv_text(words: Sequence[str], counts: Sequence[str]) -> str:
+    r"""``word<TAB>count`` lines, words TSV-escaped (:func:`tsv_field`).
+
+    The text is built unescaped first. If it holds one tab and one newline per row, no
+    word holds either, and every backslash and CR in it is a word's: one ``replace`` of
+    each escapes them all. Otherwise the words are escaped one by one.
+    """
+    text = _join_rows(words, repeat("\t"), counts, repeat("\n"))
+    if text.count("\t") != len(words) or text.count("\n") != len(words):
+        return _join_rows(map(tsv_field, words), repeat("\t"), counts, repeat("\n"))
+    return text.replace("\\", "\\\\").replace("\r", "\\r")
+
+
+def _jsonl_text(words: Sequence[str], counts: Sequence[str]) -> str:
+    # encode_basestring is what json.dumps(word, ensure_ascii=False) returns: a JSON string.
+    words = list(map(encode_basestring, words))
+    return _join_rows(repeat('{"word": '), words, repeat(', "count": '), counts, repeat("}\n"))
+
+
+def _join_rows(*fields: Iterable[str]) -> str:
+    """The text of rows made of the fields' items in turn, with no str per row: the
+    rows end with the shortest field (the others repeat a constant)."""
+    return "".join(chain.from_iterable(zip(*fields, strict=False)))
+
+
+def _csv_text(rows: list[tuple[str, int]]) -> Iterator[str]:
     lines: list[str] = []
     writer = csv.writer(_ListWriter(lines), lineterminator="\n")
     writer.writerow(("word", "count"))
-    for row in rows:
-        writer.writerow(row)
-        yield from lines
+    for start in range(0, len(rows), WRITE_BATCH_LINES):
+        writer.writerows(rows[start : start + WRITE_BATCH_LINES])
+        yield "".join(lines)
         lines.clear()
-    yield from lines
+    if lines:  # no rows: the header alone
+        yield "".join(lines)
 
 
 class _ListWriter:
@@ -126,7 +163,14 @@ def format_pairs(pairs: Iterable[tuple[Any, Any]]) -> Iterator[str]:
 
 
 def write_lines(lines: Iterable[str], output: str | None) -> None:
-    """Write ``lines`` as UTF-8 to stdout, or atomically to the file ``output``.
+    """Write ``lines`` as UTF-8 to stdout, or atomically to the file ``output``, joined
+    ``WRITE_BATCH_LINES`` at a time (see :func:`write_text`)."""
+    write_text(_batches(lines), output)
+
+
+def write_text(pieces: Iterable[str], output: str | None) -> None:
+    """Write ``pieces`` of text (whole lines each) as UTF-8 to stdout, or atomically to
+    the file ``output``: one write per piece.
 
     Raises:
         ReaderGone: stdout was closed by its reader.
@@ -140,11 +184,11 @@ def write_lines(lines: Iterable[str], output: str | None) -> None:
         try:
             stdout.flush()
             if stream is None:  # a text-only stdout (replaced by a caller): no bytes to write
-                for batch in _batches(lines):
-                    stdout.write(batch)
+                for piece in pieces:
+                    stdout.write(piece)
                 stdout.flush()
                 return
-            _write_batches(lines, stream)
+            _write_pieces(pieces, stream)
             stream.flush()
         except BrokenPipeError:
             raise ReaderGone from None
@@ -153,7 +197,7 @@ def write_lines(lines: Iterable[str], output: str | None) -> None:
     fd, temp = tempfile.mkstemp(prefix=f".{os.path.basename(output)}.", dir=directory)
     try:
         with open(fd, "wb") as file:
-            _write_batches(lines, file)
+            _write_pieces(pieces, file)
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temp, _new_file_mode(output))
@@ -170,10 +214,10 @@ def _batches(lines: Iterable[str]) -> Iterator[str]:
         yield "".join(batch)
 
 
-def _write_batches(lines: Iterable[str], stream: IO[bytes]) -> None:
+def _write_pieces(pieces: Iterable[str], stream: IO[bytes]) -> None:
     # surrogateescape: bytes that --errors surrogateescape let through go out as they came.
-    for batch in _batches(lines):
-        stream.write(batch.encode("utf-8", "surrogateescape"))
+    for piece in pieces:
+        stream.write(piece.encode("utf-8", "surrogateescape"))
 
 
 def _new_file_mode(path: str) -> int:

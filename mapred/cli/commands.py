@@ -22,7 +22,7 @@ from typing import Any, cast
 import mapred
 import mapred.job
 from mapred.errors import MapredError
-from mapred.formats import format_counts, format_pairs, write_lines
+from mapred.formats import format_counts, format_pairs, write_lines, write_text
 from mapred.jsonlines import encode_pair
 from mapred.loader import UsageError, load_function, one_line
 from mapred.program import Job, result_pairs, write_counters
@@ -52,7 +52,7 @@ def command_wordcount(args: argparse.Namespace) -> None:
         )
     assert isinstance(counts, mapred.Result)  # a plain reducer, no output=DIR
     rows = order_counts(counts, args.sort, args.top)
-    write_lines(format_counts(rows, args.format), args.output)
+    write_text(format_counts(rows, args.format), args.output)
     report_skipped(counts)
 
 
