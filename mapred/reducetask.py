@@ -5,9 +5,11 @@ in any order, and *ingests* them strictly in map-task order, so every key's valu
 stay in input order. It starts while map tasks are still running. Groups live in a
 dict until the estimated memory passes the budget; then they are sorted and spilled
 to a run file (:mod:`mapred.spill`). When all map tasks are in, the runs and what is
-left in memory are merged and each key's values stream to the reducer. The output,
-sorted by key, goes to a part file named after the attempt (:mod:`mapred.output`), or
-to memory for the Dask backend.
+left in memory are merged and each key's values stream to the reducer. Tuples of str
+arrive joined into one str each (:mod:`mapred.shuffle`) and are held, sorted and
+spilled so, as long as every batch brings them so; they are split back into tuples for
+the reducer. The output, sorted by key, goes to a part file named after the attempt
+(:mod:`mapred.output`), or to memory for the Dask backend.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from mapred.counters import (
 )
 from mapred.errors import MapredError, short_repr
 from mapred.job import LoadedJob, PairReducer, TaskReducer
-from mapred.keys import sort_keys, split_joined
+from mapred.keys import sort_keys, split_joined, split_joined_key
 from mapred.output import PART_BLOCK_KEYS, PartWriter, part_temp_path
 from mapred.quarantine import SkippedRecord
 from mapred.secondary import merge_runs_by_value, untag, value_order
@@ -198,7 +200,7 @@ class ReduceState:
         the earliest values, and later ones are appended after the result)."""
         assert self.job.combiner is not None
         if self.joined:
-            (key,) = split_joined([key])
+            key = split_joined_key(key)
         with task_counters() as user_counters, running_task(self.context):
             try:
                 if self.job.spec.tagged:  # (origin, value): keep the first origin
@@ -232,13 +234,13 @@ class ReduceState:
         add_builtin(self.counters, SPILLED_BYTES, written)
         self.buffered = 0
 
-    def _read_run(self, path: str) -> Iterator[Item]:
+    def _read_run(self, number: int) -> Iterator[Item]:
         """A run's items, its keys as the groups now hold them (a run written while the
         keys were joined, read after they stopped being: split)."""
-        items = read_run(path)
-        if self.joined or self.runs.index(path) >= self.joined_runs:
+        items = read_run(self.runs[number])
+        if self.joined or number >= self.joined_runs:
             return items
-        return ((split_joined([key])[0], pieces) for key, pieces in items)
+        return ((split_joined_key(key), pieces) for key, pieces in items)
 
     def _sorted_groups(self) -> tuple[list[Any], list[list[Any]]]:
         """Take the groups held in memory, as sorted keys and their value lists."""
@@ -268,7 +270,7 @@ class ReduceState:
         keys, values = self._sorted_groups()
         groups: Iterator[tuple[Any, Iterator[Any]]]
         if self.runs:
-            runs: list[Iterable[Item]] = [self._read_run(path) for path in self.runs]
+            runs: list[Iterable[Item]] = [self._read_run(n) for n in range(len(self.runs))]
             runs.append(in_pieces(keys, values))
             families = ["str"] * len(runs) if self.joined else self.families
             if self.order is not None:
@@ -276,7 +278,7 @@ class ReduceState:
             else:
                 groups = merge_runs(runs, families)
             if self.joined:
-                groups = ((split_joined([key])[0], key_values) for key, key_values in groups)
+                groups = ((split_joined_key(key), key_values) for key, key_values in groups)
             flat_keys = None
         else:
             if self.joined:

@@ -25,6 +25,7 @@ from mapred.keys.order import (
     natively_ordered,
     sort_keys,
     split_joined,
+    split_joined_key,
     total_order_key,
 )
 
@@ -42,6 +43,7 @@ __all__ = [
     "partition_indices",
     "sort_keys",
     "split_joined",
+    "split_joined_key",
     "stable_hash",
     "total_order_key",
 ]

@@ -111,6 +111,11 @@ def split_joined(keys: Iterable[str]) -> list[tuple[str, ...]]:
     return list(map(tuple, map(str.split, keys, repeat(_SEP))))
 
 
+def split_joined_key(key: str) -> tuple[str, ...]:
+    """The tuple that :func:`join_str_tuples` joined into ``key``."""
+    return tuple(key.split(_SEP))
+
+
 def item_order(natural: bool) -> Callable[[tuple[Any, Any]], Any]:
     """The sort key of ``(key, ...)`` items: the key itself, or its total order key."""
     if natural:
