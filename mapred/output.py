@@ -14,12 +14,11 @@ import contextlib
 import heapq
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from functools import partial
 from typing import Any
 
 from mapred import storage
 from mapred.errors import MapredError
-from mapred.keys import item_order, natively_ordered, total_order_key
+from mapred.keys import item_order, natively_ordered, sort_columns
 from mapred.serde import column, make_packer, make_unpacker, value_column
 
 PART_BLOCK_KEYS = 4096  # keys per block: a lookup decodes one block, a reader holds one
@@ -153,18 +152,28 @@ def merge_parts(
 def read_parts_sorted(
     sources: list[str | bytes], natural: bool | None = None
 ) -> Iterable[tuple[Any, Any]]:
-    """All pairs of the parts (each sorted by key), in key order.
+    """All pairs of the parts (each sorted by key), in key order: see
+    :func:`read_columns_sorted`."""
+    return zip(*read_columns_sorted(sources, natural), strict=True)
+
+
+def read_columns_sorted(
+    sources: list[str | bytes],
+    natural: bool | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> tuple[list[Any], list[Any]]:
+    """All keys of the parts (each sorted by key), in key order, and their values.
 
     The parts are sorted runs: one ``list.sort()`` of their keys' concatenation merges
-    them in C, and their values follow (:func:`_sort_along`), with no pair built on the
-    way. ``natural``: whether the keys compare natively
+    them in C, and their values follow (:func:`mapred.keys.sort_columns`), with no pair
+    built on the way. ``natural``: whether the keys compare natively
     (:func:`mapred.keys.merge_natively` of the parts' families), if known; keys that do
-    not are merged in the total order.
+    not are merged in the total order. ``options``: the storage options of part URLs.
     """
     keys: list[Any] = []
     values: list[Any] = []
     for source in sources:
-        for block_keys, block_values in read_part_blocks(source):
+        for block_keys, block_values in read_part_blocks(source, options):
             if len(block_keys) != len(block_values):
                 raise ValueError(
                     f"corrupt part: {len(block_keys)} keys, {len(block_values)} values"
@@ -172,35 +181,8 @@ def read_parts_sorted(
             keys += block_keys
             values += block_values
     if len(sources) > 1:
-        _sort_columns(keys, values, natively_ordered(keys) if natural is None else natural)
-    return zip(keys, values, strict=True)
-
-
-def _sort_columns(keys: list[Any], values: list[Any], natural: bool) -> None:
-    """Sort ``keys`` in place, in key order, and ``values`` along with them."""
-    if natural:
-        try:
-            sorted_keys = sorted(keys)  # a copy: a sort that raises leaves ``keys`` as it was
-        except (TypeError, ArithmeticError):  # keys of two families met: use the total order
-            pass
-        else:
-            _sort_along(values, keys)
-            keys[:] = sorted_keys
-            return
-    order = list(map(total_order_key, keys))
-    _sort_along(values, order)
-    _sort_along(keys, order)
-
-
-def _sort_along(column: list[Any], sort_keys: list[Any]) -> None:
-    """Sort ``column`` in place by ``sort_keys`` (one per item, in the column's order).
-
-    ``list.sort(key=...)`` computes its sort keys once, item by item from the first (here
-    ``next(sort_keys_iterator, item)``: C-level, the item is only its default), and the
-    sort is stable: every column sorted along the same sort keys, and the sort keys
-    themselves sorted, get the same permutation.
-    """
-    column.sort(key=partial(next, iter(sort_keys)))
+        sort_columns(keys, values, natively_ordered(keys) if natural is None else natural)
+    return keys, values
 
 
 def prepare_output(output: str | os.PathLike[str], options: Mapping[str, Any] | None) -> str:

@@ -134,6 +134,13 @@ class OutputResult(OnDisk, Mapping[Any, Any]):
 
         return merge_parts(self.parts, self._natural, self._storage_options)
 
+    def columns(self) -> tuple[list[Any], list[Any]]:
+        """All keys in key order, and their values: two lists, read in one pass and merged
+        in C (faster than :meth:`items` when the whole output fits in memory)."""
+        from mapred.output import read_columns_sorted
+
+        return read_columns_sorted(list(self.parts), self._natural, self._storage_options)
+
     def values(self) -> Any:  # Mapping's view would look every key up again: quadratic
         """Stream the values in key order (one pass over the part files)."""
         return (value for _, value in self.items())

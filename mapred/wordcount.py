@@ -12,7 +12,7 @@ import heapq
 import itertools
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from operator import itemgetter
 from typing import Any
 
@@ -90,30 +90,30 @@ def add_counts(word: Any, counts: Iterable[int]) -> int:
 
 
 def order_counts(
-    counts: Mapping[str, int], sort: str = "count", top: int | None = None
+    rows: list[tuple[str, int]], sort: str = "count", top: int | None = None
 ) -> list[tuple[str, int]]:
-    """The rows of a word count, in the order ``--sort`` and ``--top`` ask for.
+    """The rows of a word count, given in key order, in the order ``--sort`` and
+    ``--top`` ask for.
 
     ``top`` keeps the ``top`` most frequent words (ties: the word first in order wins);
-    ``sort="key"`` then lists them by word. ``counts`` iterates in key order (a Result).
+    ``sort="key"`` then lists them by word.
 
-    >>> counts = {"a": 1, "b": 3, "c": 2, "d": 3}
-    >>> order_counts(counts)
+    >>> rows = [("a", 1), ("b", 3), ("c", 2), ("d", 3)]
+    >>> order_counts(rows)
     [('b', 3), ('d', 3), ('c', 2), ('a', 1)]
-    >>> order_counts(counts, top=2), order_counts(counts, sort="key", top=3)
+    >>> order_counts(rows, top=2), order_counts(rows, sort="key", top=3)
     ([('b', 3), ('d', 3)], [('b', 3), ('c', 2), ('d', 3)])
     """
-    items = counts.items()
-    # The items come in key order and both sorts are stable, so sorting by count alone,
+    # The rows come in key order and both sorts are stable, so sorting by count alone,
     # descending (a C-level key), leaves ties in word order: count descending, then word ascending.
-    if top is not None and top < len(counts):
-        rows = heapq.nlargest(top, items, key=_COUNT)  # O(n log top), not a full sort
+    if top is not None and top < len(rows):
+        best = heapq.nlargest(top, rows, key=_COUNT)  # O(n log top), not a full sort
         if sort == "key":
-            rows.sort(key=itemgetter(0))
-        return rows
+            best.sort(key=itemgetter(0))
+        return best
     if sort == "key":
-        return list(items)
-    return sorted(items, key=_COUNT, reverse=True)
+        return rows
+    return sorted(rows, key=_COUNT, reverse=True)
 
 
 _COUNT = itemgetter(1)

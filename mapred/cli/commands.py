@@ -30,6 +30,7 @@ from mapred.quarantine import report_skipped
 from mapred.splits import TextInput, read_text
 from mapred.storage import is_url, local_path
 from mapred.wordcount import add_counts, order_counts, word_mapper
+from mapred.workdirs import make_workdir, remove_workdir
 
 # How long --scheduler waits for the scheduler to answer. Dask's default (30 s) is long
 # for a command that is most often pointed at a wrong or stopped address; a scheduler
@@ -41,19 +42,40 @@ def command_wordcount(args: argparse.Namespace) -> None:
     """``mapred wordcount``: count tokens and print them."""
     data = _text_input(args)
     mapper = word_mapper(args.pattern, lower=args.lower)
-    with cli_backend(args) as backend:
+    with cli_backend(args) as backend, _scratch_output(backend) as output:
         counts = mapred.mapreduce(
             mapper,
             add_counts,
             data,
             combiner=add_counts,
             backend=backend,
+            output=output,
             **_job_options(args),
         )
-    assert isinstance(counts, mapred.Result)  # a plain reducer, no output=DIR
-    rows = order_counts(counts, args.sort, args.top)
+        rows = order_counts(_rows_in_key_order(counts), args.sort, args.top)
     write_text(format_counts(rows, args.format), args.output)
     report_skipped(counts)
+
+
+@contextlib.contextmanager
+def _scratch_output(backend: Any) -> Iterator[str | None]:
+    """Where ``wordcount`` has its job write the counts: a private directory of ours, read
+    back as two columns (no dict of every word is built, as a ``Result`` would be); on a
+    Dask cluster, whose workers may not see this machine's disk, None (a ``Result``)."""
+    if backend is not None:
+        yield None
+        return
+    scratch = make_workdir()
+    try:
+        yield os.path.join(scratch, "counts")
+    finally:
+        remove_workdir(scratch)
+
+
+def _rows_in_key_order(counts: Any) -> list[tuple[str, int]]:
+    if isinstance(counts, mapred.OutputResult):
+        return list(zip(*counts.columns(), strict=True))
+    return list(counts.items())
 
 
 def command_run(args: argparse.Namespace) -> None:

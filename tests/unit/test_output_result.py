@@ -65,3 +65,25 @@ def test_lookups_in_any_order_find_every_key(tmp_path: Path, reads: list[Any]) -
     assert result.get(5000) == 10_000
     assert 5 in result
     assert dict(result.items()) == dict(result)
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        list(range(KEYS)),
+        [f"w{n}" for n in range(KEYS)],
+        [n if n % 2 else str(n) for n in range(500)],
+    ],
+    ids=["ints", "str", "mixed families"],
+)
+def test_columns_are_the_items_in_key_order(
+    tmp_path: Path, reads: list[Any], keys: list[Any]
+) -> None:
+    """``columns()`` reads each part once and gives what ``items()`` streams, as two lists."""
+    out = tmp_path / "out"
+    result = mapreduce(lambda k: [(k, [k])], first, keys, workers=2, reducers=3, output=out)
+    reads.clear()
+    got_keys, got_values = result.columns()
+    assert len(reads) == 3
+    assert list(zip(got_keys, got_values, strict=True)) == list(result.items())
+    assert sorted(map(str, got_keys)) == sorted(map(str, keys))
