@@ -144,7 +144,9 @@ class ReduceState:
         elif joined and not self.joined:
             keys = split_joined(keys)
         elif self.joined and not joined:  # from now on, the keys themselves
-            self.groups = dict(zip(split_joined(self.groups), self.groups.values(), strict=True))
+            self.groups = dict(
+                zip(split_joined(list(self.groups)), self.groups.values(), strict=True)
+            )
             self.joined = False
         n_keys = len(self.groups)
         if single:

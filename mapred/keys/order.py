@@ -20,7 +20,7 @@ Imported by workers: stdlib only (and :mod:`mapred.keys.hashing`, :mod:`mapred.s
 from __future__ import annotations
 
 import numbers
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from itertools import chain, repeat
 from operator import itemgetter
@@ -59,8 +59,8 @@ def sort_keys(keys: list[Any]) -> str:
     [None, 1.5, 3, 'a', 'b', (1, 2)]
     """
     native, family = _describe(keys)
-    if family == "tuple:str" and min(map(len, keys)) > 0 and not _joined_has(keys, _SEP):
-        keys.sort(key=_SEP.join)  # see _SEP
+    if family == "tuple:str" and (joined := join_str_tuples(keys)) is not None:
+        _sort_along(keys, joined)  # as strings: a tuple comparison costs 4x more
         return family
     if native:
         snapshot = keys.copy()  # a sort that raised leaves the list permuted
@@ -78,8 +78,8 @@ def sort_columns(keys: list[Any], values: list[Any], natural: bool) -> None:
     runs of keys one after another (parts), a merge in C.
 
     ``natural``: the keys compare natively (:func:`merge_natively`); if two families meet
-    after all, the total order is used. Tuples of str are compared as joined strings (see
-    ``_SEP``): a tuple comparison costs several times a string's.
+    after all, the total order is used. Tuples of str are compared as joined strings
+    (:func:`join_str_tuples`): a tuple comparison costs several times a string's.
 
     >>> keys, values = ["b", "d", "a", "c"], [2, 4, 1, 3]
     >>> sort_columns(keys, values, natural=True)
@@ -116,48 +116,51 @@ def _sort_along(column: list[Any], sort_keys: list[Any]) -> None:
     column.sort(key=partial(next, iter(sort_keys)))
 
 
-# Tuples of str sort as fast as str: joined by a character that is below every other and
-# in none of them, they compare as the tuples do (a shorter item is a prefix that ends in
-# _SEP or at the end, before any longer one). Only () and ("",) would join alike: with an
-# empty tuple the tuples sort as tuples. Comparing tuples item by item costs 4x more.
-_SEP = "\x00"
-
-
-def _joined_has(keys: list[tuple[str, ...]], text: str) -> bool:
-    return text in "".join(chain.from_iterable(keys))
+# Tuples of str travel the shuffle as one str each: their items joined by _JOIN, a NUL in
+# an item escaped as _ESCAPED_NUL (rare: checked per batch). The joined strings compare
+# as the tuples do: a shorter item ends at _JOIN, or at the end, where a longer one goes
+# on with a character above NUL or an escaped NUL, above _JOIN; a NUL below another
+# character stays below it escaped. Only () and ("",) would join alike.
+_NUL = "\x00"
+_JOIN = "\x00\x01"
+_ESCAPED_NUL = "\x00\x02"
 
 
 def join_str_tuples(keys: list[Any]) -> list[str] | None:
     """The keys as strings that compare, sort and group exactly as they do, if they are
-    all non-empty tuples of ``str`` holding no ``_SEP``: each joined by ``_SEP``
-    (:func:`split_joined` undoes it); else None.
+    all non-empty tuples of ``str`` (:func:`split_joined` undoes it); else None.
 
     A tuple key costs more than a ``str`` at every stage of the shuffle (decoding,
     hashing, comparing, memory), so the shuffle carries such keys joined.
 
     >>> join_str_tuples([("a", "b"), ("a",)]), join_str_tuples([("a", 1)]), join_str_tuples([()])
-    (['a\\x00b', 'a'], None, None)
-    >>> split_joined(["a\\x00b", "a", ""])
-    [('a', 'b'), ('a',), ('',)]
+    (['a\\x00\\x01b', 'a'], None, None)
+    >>> split_joined(join_str_tuples([("a", "b\\x00"), ("",), ("", "")]))
+    [('a', 'b\\x00'), ('',), ('', '')]
     """
     if not keys or set(map(type, keys)) != {tuple} or min(map(len, keys)) == 0:
         return None
     if set(map(type, chain.from_iterable(keys))) != {str}:
         return None
-    joined = list(map(_SEP.join, keys))
-    if "".join(joined).count(_SEP) != sum(map(len, keys)) - len(keys):
-        return None  # an item holds _SEP
+    joined = list(map(_JOIN.join, keys))
+    if "".join(joined).count(_NUL) != sum(map(len, keys)) - len(keys):  # an item holds NUL
+        joined = [_JOIN.join([item.replace(_NUL, _ESCAPED_NUL) for item in key]) for key in keys]
     return joined
 
 
-def split_joined(keys: Iterable[str]) -> list[tuple[str, ...]]:
+def split_joined(keys: list[str]) -> list[tuple[str, ...]]:
     """The tuples that :func:`join_str_tuples` joined."""
-    return list(map(tuple, map(str.split, keys, repeat(_SEP))))
+    if _ESCAPED_NUL in "\x01".join(keys):  # a key holds an escaped NUL (no false match)
+        return list(map(split_joined_key, keys))
+    return list(map(tuple, map(str.split, keys, repeat(_JOIN))))
 
 
 def split_joined_key(key: str) -> tuple[str, ...]:
     """The tuple that :func:`join_str_tuples` joined into ``key``."""
-    return tuple(key.split(_SEP))
+    items = key.split(_JOIN)
+    if _ESCAPED_NUL in key:
+        return tuple([item.replace(_ESCAPED_NUL, _NUL) for item in items])
+    return tuple(items)
 
 
 def item_order(natural: bool) -> Callable[[tuple[Any, Any]], Any]:
