@@ -20,9 +20,10 @@ Imported by workers: stdlib only (and :mod:`mapred.keys.hashing`, :mod:`mapred.s
 from __future__ import annotations
 
 import numbers
+import operator
 from collections.abc import Callable
 from functools import partial
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -144,15 +145,20 @@ def join_str_tuples(keys: list[Any]) -> list[str] | None:
         return None
     joined = list(map(_JOIN.join, keys))
     if "".join(joined).count(_NUL) != sum(map(len, keys)) - len(keys):  # an item holds NUL
-        joined = [_JOIN.join([item.replace(_NUL, _ESCAPED_NUL) for item in key]) for key in keys]
+        separators = map(operator.sub, map(len, keys), repeat(1))
+        odd = map(operator.ne, map(str.count, joined, repeat(_NUL)), separators)
+        for i in compress(range(len(keys)), odd):  # only those keys: C-level passes to find them
+            joined[i] = _JOIN.join([item.replace(_NUL, _ESCAPED_NUL) for item in keys[i]])
     return joined
 
 
 def split_joined(keys: list[str]) -> list[tuple[str, ...]]:
     """The tuples that :func:`join_str_tuples` joined."""
+    tuples = list(map(tuple, map(str.split, keys, repeat(_JOIN))))
     if _ESCAPED_NUL in "\x01".join(keys):  # a key holds an escaped NUL (no false match)
-        return list(map(split_joined_key, keys))
-    return list(map(tuple, map(str.split, keys, repeat(_JOIN))))
+        for i in compress(range(len(keys)), map(str.__contains__, keys, repeat(_ESCAPED_NUL))):
+            tuples[i] = split_joined_key(keys[i])
+    return tuples
 
 
 def split_joined_key(key: str) -> tuple[str, ...]:
