@@ -176,8 +176,7 @@ class ReduceState:
                 continue
             held.append(value)
             if combine and len(held) >= REDUCE_COMBINE_VALUES:
-                groups[key] = [self._combine(key, held)]
-                combined += len(held) - 1
+                combined += self._combine(key, held)
         return combined
 
     def _ingest_lists(self, keys: list[Any], values: list[list[Any]]) -> int:
@@ -193,16 +192,15 @@ class ReduceState:
                 continue
             held.extend(key_values)
             if combine and len(held) >= REDUCE_COMBINE_VALUES:
-                groups[key] = [self._combine(key, held)]
-                combined += len(held) - 1
+                combined += self._combine(key, held)
         return combined
 
-    def _combine(self, key: Any, values: list[Any]) -> Any:
-        """Apply the combiner to the values held for a key (input order kept: they are
-        the earliest values, and later ones are appended after the result)."""
+    def _combine(self, held_key: Any, values: list[Any]) -> int:
+        """Replace the values held for a key with the combiner's one value (input order
+        kept: they are the earliest values, and later ones are appended after it);
+        returns how many values that removed."""
         assert self.job.combiner is not None
-        if self.joined:
-            key = split_joined_key(key)
+        key = split_joined_key(held_key) if self.joined else held_key
         with task_counters() as user_counters, running_task(self.context):
             try:
                 if self.job.spec.tagged:  # (origin, value): keep the first origin
@@ -215,7 +213,8 @@ class ReduceState:
                 )
                 raise
         merge_into(self.counters, user_counters)
-        return value
+        self.groups[held_key] = [value]
+        return len(values) - 1
 
     def _spill(self) -> None:
         workdir = self.job.spec.workdir
